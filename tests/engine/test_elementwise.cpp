@@ -1,0 +1,52 @@
+// Elementwise ops: forward values against hand-computed results, broadcasting, gradient checks (also on
+// non-contiguous and broadcast inputs), argument errors.
+#include "gradcheck.h"
+
+using namespace vireo;
+using vireo::testing::check_close;
+using vireo::testing::check_error;
+using vireo::testing::random_input;
+using vireo::testing::transposed_input;
+
+using Inputs = std::vector<Tensor>;
+
+TEST_CASE("add/sub/mul/div forward with broadcasting") {
+  Tensor a = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {2, 3});
+  Tensor b = tensor({10, 20, 30});
+  check_close(add(a, b), {11, 22, 33, 14, 25, 36});
+  check_close(sub(a, b), {-9, -18, -27, -6, -15, -24});
+  check_close(mul(a, b), {10, 40, 90, 40, 100, 180});
+  check_close(div(a, b), {0.1, 0.1, 0.1, 0.4, 0.25, 0.2});
+  Tensor column = Tensor::from_vector({1, 2}, {2, 1});
+  check_close(add(column, b), {11, 21, 31, 12, 22, 32});
+  CHECK(add(column, b).shape() == Shape{2, 3});
+}
+
+TEST_CASE("unary forward values") {
+  Tensor x = tensor({-2.0, -0.5, 0.0, 0.5, 2.0}, {.dtype = DType::f64});
+  check_close(abs(x), {2, 0.5, 0, 0.5, 2});
+  check_close(sign(x), {-1, -1, 0, 1, 1});
+  check_close(exp(x), {std::exp(-2.0), std::exp(-0.5), 1, std::exp(0.5), std::exp(2.0)});
+  check_close(clamp(x, -1.0, 1.0), {-1, -0.5, 0, 0.5, 1});
+  check_close(square(x), {4, 0.25, 0, 0.25, 4});
+  check_close(pow(x, 3.0), {-8, -0.125, 0, 0.125, 8});
+  check_close(maximum(x, zeros_like(x)), {0, 0, 0, 0.5, 2});
+  check_close(where(gt(x, 0.0), x, neg(x)), {2, 0.5, 0, 0.5, 2});
+  check_close(ge(x, zeros_like(x)), {0, 0, 1, 1, 1});
+}
+
+TEST_CASE("elementwise argument errors name the op and both shapes") {
+  check_error([] { add(zeros({2, 3}), zeros({4})); }, {"add", "[2, 3]", "[4]"});
+  check_error([] { mul(zeros({2}), zeros({2}, {.dtype = DType::f64})); }, {"mul", "f32", "f64"});
+}
+
+TEST_CASE("gradcheck: add sub mul div with broadcasting") {
+  for (auto op : {add, sub, mul}) {
+    CHECK_GRADCHECK([op](const Inputs& in) { return op(in[0], in[1]); },
+                    Inputs({random_input({3, 4}, 1), random_input({4}, 2)}));
+    CHECK_GRADCHECK([op](const Inputs& in) { return op(in[0], in[1]); },
+                    Inputs({random_input({3, 1}, 3), transposed_input({1, 4}, 4)}));
+  }
+  CHECK_GRADCHECK([](const Inputs& in) { return div(in[0], in[1]); },
+                  Inputs({random_input({3, 4}, 5), random_input({3, 4}, 6, 0.5, 2.0)}));
+}

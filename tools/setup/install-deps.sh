@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Vireo needs that are missing (and only those), with sudo when not root.
+# Called by `make build`, `make run` and `make test`; harmless to run again.
+set -euo pipefail
+
+packages=(
+  g++ make cmake ninja-build pkg-config  # toolchain
+  libeigen3-dev                         # reference linear algebra (GEMM floor, tests)
+  doctest-dev                           # test framework
+  zlib1g-dev                            # gzipped IDX datasets
+  dataset-fashion-mnist                 # the default recipe's data
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+((${#missing[@]} == 0)) && exit 0
+
+echo "vireo: installing missing Debian packages: ${missing[*]}"
+sudo=()
+[ "$(id -u)" = 0 ] || sudo=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

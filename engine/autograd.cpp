@@ -85,8 +85,7 @@ Tensor accumulate(const Tensor& existing, const Tensor& incoming) {
 
 }  // namespace
 
-void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph,
-                  bool create_graph) {
+void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph) {
   VIREO_CHECK(roots.size() == grads.size(), "backward: ", roots.size(), " roots but ", grads.size(), " gradients");
   // Seed gradients.
   std::unordered_map<Node*, Tensor> pending;  // gradient accumulated for each node's output so far
@@ -141,8 +140,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
     }
   }
 
-  std::unique_ptr<NoGrad> no_grad;
-  if (!create_graph) no_grad = std::make_unique<NoGrad>();
+  NoGrad no_grad;  // backward functions compute with ops; their work is not itself recorded
 
   auto deliver_to_leaf = [](const std::shared_ptr<TensorImpl>& leaf, Tensor grad) {
     grad = apply_hooks(leaf->hooks, grad);

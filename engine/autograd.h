@@ -81,8 +81,7 @@ Tensor record(const char* op, Tensor output, const std::vector<Tensor>& inputs, 
               const std::vector<Tensor>& saved = {});
 
 // Runs backward from several roots at once (each with its gradient).
-void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph,
-                  bool create_graph);
+void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph);
 
 // Throws an Error naming `op` when `tensor` holds a NaN or an infinity.
 void check_finite(const char* op, const Tensor& tensor, const char* what);

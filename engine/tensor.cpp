@@ -154,8 +154,8 @@ void Tensor::zero_grad() const {
 
 const std::shared_ptr<Node>& Tensor::grad_fn() const { return checked(impl_).grad_fn; }
 
-void Tensor::backward(const Tensor& grad, bool retain_graph, bool create_graph) const {
-  run_backward({*this}, {grad}, retain_graph, create_graph);
+void Tensor::backward(const Tensor& grad, bool retain_graph) const {
+  run_backward({*this}, {grad}, retain_graph);
 }
 
 Tensor Tensor::detach() const {

@@ -77,7 +77,8 @@ class Tensor {
   void zero_grad() const;  // drops the gradient (set_to_none, as torch's default)
   const std::shared_ptr<Node>& grad_fn() const;
   // Back-propagates from this tensor. Without `grad` the tensor must hold one element (grad = 1).
-  void backward(const Tensor& grad = {}, bool retain_graph = false, bool create_graph = false) const;
+  // The backward pass itself is not recorded (no higher-order gradients).
+  void backward(const Tensor& grad = {}, bool retain_graph = false) const;
   Tensor detach() const;  // same storage, no history
   void retain_grad() const;  // keep .grad on a non-leaf after backward
   // Runs on the gradient flowing into this tensor; a hook may return a replacement (or an undefined

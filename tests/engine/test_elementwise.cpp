@@ -50,3 +50,63 @@ TEST_CASE("gradcheck: add sub mul div with broadcasting") {
   CHECK_GRADCHECK([](const Inputs& in) { return div(in[0], in[1]); },
                   Inputs({random_input({3, 4}, 5), random_input({3, 4}, 6, 0.5, 2.0)}));
 }
+
+TEST_CASE("gradcheck: pow maximum minimum") {
+  CHECK_GRADCHECK([](const Inputs& in) { return pow(in[0], in[1]); },
+                  Inputs({random_input({2, 3}, 7, 0.5, 2.0), random_input({3}, 8)}));
+  CHECK_GRADCHECK([](const Inputs& in) { return maximum(in[0], in[1]); },
+                  Inputs({random_input({2, 3}, 9), random_input({2, 3}, 10)}));
+  CHECK_GRADCHECK([](const Inputs& in) { return minimum(in[0], in[1]); },
+                  Inputs({random_input({2, 3}, 11), transposed_input({2, 3}, 12)}));
+}
+
+TEST_CASE("maximum splits the gradient evenly on ties") {
+  Tensor a = tensor({1.0, 2.0}, {.dtype = DType::f64, .requires_grad = true});
+  Tensor b = tensor({1.0, 3.0}, {.dtype = DType::f64, .requires_grad = true});
+  sum(maximum(a, b)).backward();
+  check_close(a.grad(), {0.5, 0.0});
+  check_close(b.grad(), {0.5, 1.0});
+}
+
+TEST_CASE("gradcheck: unary ops") {
+  struct Case {
+    const char* name;
+    std::function<Tensor(const Tensor&)> f;
+    double low, high;
+  };
+  const std::vector<Case> cases = {
+      {"neg", [](const Tensor& x) { return neg(x); }, -2, 2},
+      {"exp", [](const Tensor& x) { return exp(x); }, -2, 2},
+      {"log", [](const Tensor& x) { return log(x); }, 0.2, 3},
+      {"sqrt", [](const Tensor& x) { return sqrt(x); }, 0.2, 3},
+      {"rsqrt", [](const Tensor& x) { return rsqrt(x); }, 0.2, 3},
+      {"abs", [](const Tensor& x) { return abs(x); }, 0.1, 2},
+      {"square", [](const Tensor& x) { return square(x); }, -2, 2},
+      {"erf", [](const Tensor& x) { return erf(x); }, -2, 2},
+      {"pow scalar", [](const Tensor& x) { return pow(x, 2.5); }, 0.2, 2},
+      {"add scalar", [](const Tensor& x) { return add(x, 3.0); }, -2, 2},
+      {"mul scalar", [](const Tensor& x) { return mul(x, -1.5); }, -2, 2},
+      {"div by tensor", [](const Tensor& x) { return 2.0 / x; }, 0.5, 2},
+      {"clamp", [](const Tensor& x) { return clamp(x, -0.5, 0.5); }, -2, 2},
+      {"sign", [](const Tensor& x) { return mul(sign(x), x); }, 0.1, 2},
+  };
+  for (const Case& c : cases) {
+    INFO("op: ", c.name);
+    CHECK_GRADCHECK([&c](const Inputs& in) { return c.f(in[0]); }, Inputs({random_input({3, 4}, 21, c.low, c.high)}));
+    CHECK_GRADCHECK([&c](const Inputs& in) { return c.f(in[0]); },
+                    Inputs({random_input({4}, 23, c.low, c.high)}));
+  }
+}
+
+TEST_CASE("gradcheck: unary ops on non-contiguous inputs") {
+  Tensor base = random_input({4, 6}, 31, 0.2, 2.0);
+  // A strided view (every other column) of a leaf: the gradient must land in the right places.
+  CHECK_GRADCHECK([](const Inputs& in) { return log(in[0].slice(1, 0, 6, 2)); }, Inputs({base}));
+  CHECK_GRADCHECK([](const Inputs& in) { return exp(in[0].transpose(0, 1)); }, Inputs({random_input({3, 5}, 32)}));
+}
+
+TEST_CASE("gradcheck: where") {
+  Tensor condition = tensor({1, 0, 1}, {.dtype = DType::f64});
+  CHECK_GRADCHECK([condition](const Inputs& in) { return where(condition, in[0], in[1]); },
+                  Inputs({random_input({2, 3}, 41), random_input({3}, 42)}));
+}

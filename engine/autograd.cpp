@@ -142,17 +142,25 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
 
   NoGrad no_grad;  // backward functions compute with ops; their work is not itself recorded
 
-  auto deliver_to_leaf = [](const std::shared_ptr<TensorImpl>& leaf, Tensor grad) {
+  auto deliver_to_leaf = [](const std::shared_ptr<TensorImpl>& leaf, Tensor&& incoming) {
+    Tensor grad = std::move(incoming);
     grad = apply_hooks(leaf->hooks, grad);
     VIREO_CHECK(grad.shape() == leaf->shape, "backward: gradient ", describe(grad), " for a leaf of shape ",
                 leaf->shape);
     if (grad.dtype() != leaf->dtype) grad = grad.to(leaf->dtype);
-    // A leaf owns its gradient: a fresh contiguous tensor (the incoming one may be a broadcast view or
-    // shared with another leaf), replaced out of place on accumulation so that a gradient someone kept
-    // from an earlier backward never changes behind them. Optimizers may then update it in place.
-    leaf->grad = leaf->grad.defined() ? add(leaf->grad, grad) : clone(grad);
+    // A leaf owns its gradient: a contiguous tensor nobody else holds (the incoming one may be a
+    // broadcast view, or shared with another leaf), replaced out of place on accumulation so that a
+    // gradient someone kept from an earlier backward never changes behind them. Optimizers may then
+    // update it in place. An incoming gradient that is already such a tensor is adopted without a copy.
+    if (leaf->grad.defined()) {
+      leaf->grad = add(leaf->grad, grad);
+    } else {
+      const bool sole_owner = grad.impl_ptr().use_count() == 1 && grad.storage().use_count() == 1;
+      const bool whole_buffer = grad.is_contiguous() && grad.offset() == 0;
+      leaf->grad = sole_owner && whole_buffer ? grad : clone(grad);
+    }
   };
-  for (auto& [leaf, grad] : leaf_seeds) deliver_to_leaf(leaf, grad);
+  for (auto& [leaf, grad] : leaf_seeds) deliver_to_leaf(leaf, Tensor(grad));
 
   // Nodes whose every consumer has delivered. A node that received no gradient at all (every path to it
   // returned an undefined gradient) still passes through, so that its inputs' counts drop.
@@ -182,14 +190,14 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
     }
     for (size_t i = 0; i < node->inputs.size(); ++i) {
       const Edge& edge = node->inputs[i];
-      const Tensor& input_grad = input_grads[i];
+      Tensor& input_grad = input_grads[i];
       if (input_grad.defined() && anomaly_mode())
         check_finite(("backward of " + node->op).c_str(), input_grad, "gradient");
       if (edge.node) {
         if (input_grad.defined()) pending[edge.node.get()] = accumulate(pending[edge.node.get()], input_grad);
         if (--dependencies[edge.node.get()] == 0) ready.push_back(edge.node);
       } else if (edge.leaf && input_grad.defined()) {
-        deliver_to_leaf(edge.leaf, input_grad);
+        deliver_to_leaf(edge.leaf, std::move(input_grad));
       }
     }
   }

@@ -2,9 +2,8 @@
 // (engine/kernels/conv.h), record the backward.
 //
 // Every op here is linear in its input (max pooling too, once its winners are chosen), so each backward is
-// the adjoint map and the adjoint's backward is the map again. Writing both directions as recorded ops
-// makes every gradient itself differentiable (create_graph): conv2d's input gradient is conv_transpose2d,
-// whose input gradient is conv2d; the weight gradient's derivatives are those two again.
+// the adjoint map and the adjoint's backward is the map again: conv2d's input gradient is
+// conv_transpose2d, whose input gradient is conv2d.
 #include "engine/ops/conv.h"
 
 #include <functional>

@@ -180,23 +180,6 @@ void gradcheck_conv2d(const ConvCase& c) {
   CHECK_GRADCHECK(f, inputs);
 }
 
-// Turns gradient recording on inside a gradcheck evaluation (which runs under NoGrad), so that a
-// function may itself run a backward pass.
-struct EnableGrad {
-  bool previous = grad_enabled();
-  EnableGrad() { set_grad_enabled(true); }
-  ~EnableGrad() { set_grad_enabled(previous); }
-};
-
-// output.backward(seed) with create_graph, leaving the .grad of the gradcheck's own inputs as it was
-// (the inner pass reaches them too, and gradcheck reads their .grad afterwards).
-void backward_keeping_grads(const Tensor& output, const Tensor& seed, const Inputs& inputs) {
-  std::vector<Tensor> kept;
-  for (const Tensor& t : inputs) kept.push_back(t.grad());
-  output.backward(seed, false, true);
-  for (size_t i = 0; i < inputs.size(); ++i) inputs[i].set_grad(kept[i]);
-}
-
 }  // namespace
 
 // ---- forward and backward values against the reference ----
@@ -357,29 +340,6 @@ TEST_CASE("gradcheck: conv2d 3-D input") {
                   Inputs({random_input({2, 5, 4}, 1), random_input({3, 2, 3, 3}, 2), random_input({3}, 3)}));
 }
 
-TEST_CASE("gradcheck: conv2d double backward") {
-  // The gradients are themselves differentiable: f(w, v) = ∂⟨conv2d(x, w), v⟩/∂x and
-  // f(x, v) = ∂⟨conv2d(x, w), v⟩/∂w, taken with create_graph.
-  const Conv2dOptions o{.stride = {2, 1}, .padding = {1, 1}, .groups = 2};
-  const Tensor x_fixed = random_tensor({2, 4, 5, 4}, 1), w_fixed = random_tensor({4, 2, 3, 3}, 2);
-  auto input_grad = [&](const Inputs& in) {
-    EnableGrad enable;
-    Tensor x = x_fixed.detach();
-    x.requires_grad_();
-    backward_keeping_grads(conv2d(x, in[0], {}, o), in[1], in);
-    return x.grad();
-  };
-  auto weight_grad = [&](const Inputs& in) {
-    EnableGrad enable;
-    Tensor w = w_fixed.detach();
-    w.requires_grad_();
-    backward_keeping_grads(conv2d(in[0], w, {}, o), in[1], in);
-    return w.grad();
-  };
-  CHECK_GRADCHECK(input_grad, Inputs({random_input({4, 2, 3, 3}, 3), random_input({2, 4, 3, 4}, 4)}));
-  CHECK_GRADCHECK(weight_grad, Inputs({random_input({2, 4, 5, 4}, 5), random_input({2, 4, 3, 4}, 6)}));
-}
-
 TEST_CASE("gradcheck: conv_transpose2d 3x3") {
   CHECK_GRADCHECK([](const Inputs& in) { return conv_transpose2d(in[0], in[1], in[2]); },
                   Inputs({random_input({2, 3, 4, 3}, 1), random_input({3, 2, 3, 3}, 2), random_input({2}, 3)}));
@@ -403,30 +363,6 @@ TEST_CASE("gradcheck: conv_transpose2d dilation 2 padding 1") {
   CHECK_GRADCHECK([](const Inputs& in) { return conv_transpose2d(in[0], in[1], {}, {.padding = {1, 1}, .dilation = {2, 2}}); },
                   Inputs({random_input({1, 2, 4, 3}, 1), random_input({2, 3, 3, 3}, 2)}));
 }
-
-TEST_CASE("gradcheck: conv_transpose2d double backward") {
-  const ConvTranspose2dOptions o{.stride = {2, 2}, .padding = {1, 1}, .output_padding = {1, 0}};
-  const Tensor x_fixed = random_tensor({1, 3, 3, 3}, 1);
-  auto input_grad = [&](const Inputs& in) {
-    EnableGrad enable;
-    Tensor x = x_fixed.detach();
-    x.requires_grad_();
-    backward_keeping_grads(conv_transpose2d(x, in[0], {}, o), in[1], in);
-    return x.grad();
-  };
-  auto weight_grad = [&](const Inputs& in) {
-    EnableGrad enable;
-    Tensor w = in[0].detach();
-    w.requires_grad_();
-    backward_keeping_grads(conv_transpose2d(in[1], w, {}, o), in[2], in);
-    return w.grad();
-  };
-  CHECK_GRADCHECK(input_grad, Inputs({random_input({3, 2, 3, 3}, 2), random_input({1, 2, 6, 5}, 3)}));
-  CHECK_GRADCHECK(weight_grad, Inputs({random_input({3, 2, 3, 3}, 4).detach(), random_input({1, 3, 3, 3}, 5),
-                                       random_input({1, 2, 6, 5}, 6)}));
-}
-
-// ---- argument errors ----
 
 TEST_CASE("conv2d argument errors name the op and the shapes") {
   check_error([] { conv2d(zeros({2, 3, 5, 5}), zeros({4, 2, 3, 3})); },

@@ -123,22 +123,6 @@ void check_values(const Tensor& actual, const std::vector<double>& expected, dou
   }
 }
 
-struct EnableGrad {
-  bool previous = grad_enabled();
-  EnableGrad() { set_grad_enabled(true); }
-  ~EnableGrad() { set_grad_enabled(previous); }
-};
-
-// The gradient of ⟨op(x), v⟩ with respect to a fixed x, as a function of v with its history kept:
-// checking it checks the backward's own backward.
-Tensor input_gradient_of(const std::function<Tensor(const Tensor&)>& op, const Tensor& x_fixed, const Tensor& v) {
-  EnableGrad enable;
-  Tensor x = x_fixed.detach();
-  x.requires_grad_();
-  op(x).backward(v, false, true);
-  return x.grad();
-}
-
 }  // namespace
 
 // ---- max pooling ----
@@ -203,15 +187,6 @@ TEST_CASE("gradcheck: max_pool2d dilation 2") {
       Inputs({distinct_input({2, 2, 6, 7}, 6)}));
 }
 
-TEST_CASE("gradcheck: max_pool2d double backward") {
-  const Tensor x = distinct_input({1, 2, 5, 4}, 7).detach();
-  auto pool = [](const Tensor& t) { return max_pool2d(t, {.kernel = {3, 3}, .stride = {2, 1}, .padding = {1, 1}}); };
-  CHECK_GRADCHECK([&](const Inputs& in) { return input_gradient_of(pool, x, in[0]); },
-                  Inputs({random_input({1, 2, 3, 4}, 8)}));
-}
-
-// ---- average pooling ----
-
 TEST_CASE("avg_pool2d forward matches the plain loop with and without count_include_pad") {
   const std::vector<Pool2dOptions> configurations = {
       {.kernel = {2, 2}},
@@ -259,15 +234,6 @@ TEST_CASE("gradcheck: avg_pool2d count_include_pad false") {
   CHECK_GRADCHECK(f, Inputs({random_input({2, 2, 5, 6}, 4)}));
   CHECK_GRADCHECK(f, Inputs({transposed_input({2, 2, 5, 6}, 5)}));
 }
-
-TEST_CASE("gradcheck: avg_pool2d double backward") {
-  const Tensor x = random_tensor({1, 2, 5, 5}, 6);
-  auto pool = [](const Tensor& t) { return avg_pool2d(t, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .count_include_pad = false}); };
-  CHECK_GRADCHECK([&](const Inputs& in) { return input_gradient_of(pool, x, in[0]); },
-                  Inputs({random_input({1, 2, 3, 3}, 7)}));
-}
-
-// ---- adaptive average pooling ----
 
 TEST_CASE("adaptive_avg_pool2d forward matches PyTorch's windows") {
   const std::vector<std::pair<Shape, Pair>> cases = {
@@ -352,21 +318,6 @@ TEST_CASE("gradcheck: upsample_bilinear2d align_corners true") {
   CHECK_GRADCHECK([](const Inputs& in) { return upsample_bilinear2d(in[0], {3, 1}, true); },
                   Inputs({random_input({1, 2, 5, 7}, 6)}));
 }
-
-TEST_CASE("gradcheck: upsample and adaptive pooling double backward") {
-  const Tensor x = random_tensor({1, 2, 3, 4}, 7);
-  auto bilinear = [](const Tensor& t) { return upsample_bilinear2d(t, {5, 6}, false); };
-  CHECK_GRADCHECK([&](const Inputs& in) { return input_gradient_of(bilinear, x, in[0]); },
-                  Inputs({random_input({1, 2, 5, 6}, 8)}));
-  auto nearest = [](const Tensor& t) { return upsample_nearest2d(t, {5, 6}); };
-  CHECK_GRADCHECK([&](const Inputs& in) { return input_gradient_of(nearest, x, in[0]); },
-                  Inputs({random_input({1, 2, 5, 6}, 9)}));
-  auto adaptive = [](const Tensor& t) { return adaptive_avg_pool2d(t, {2, 3}); };
-  CHECK_GRADCHECK([&](const Inputs& in) { return input_gradient_of(adaptive, x, in[0]); },
-                  Inputs({random_input({1, 2, 2, 3}, 10)}));
-}
-
-// ---- 3-D inputs and f32 ----
 
 TEST_CASE("pooling and resampling accept a 3-D [C, H, W] input") {
   Tensor x = random_tensor({3, 6, 5}, 40);

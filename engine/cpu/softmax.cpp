@@ -5,12 +5,13 @@
 //   inner > 1: a block of up to kInnerBlock neighbouring rows is processed at once, so the loops run
 //   along the contiguous inner axis (per-row state — maximum, sum — lives in small arrays).
 // Work is split over rows (or row blocks) only; each row is reduced in order by one thread, so results do
-// not depend on the thread count.
+// not depend on the thread count. exp is exp_kernel (engine/cpu/vector_exp.h): vectorizable in f32.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "engine/cpu/parallel.h"
+#include "engine/cpu/vector_exp.h"
 #include "engine/kernels/softmax.h"
 
 namespace vireo::cpu {
@@ -39,11 +40,11 @@ template <class T>
 void softmax_row(const T* x, T* y, int64_t n, bool log) {
   T m = -std::numeric_limits<T>::infinity();
 #pragma omp simd reduction(max : m)
-  for (int64_t r = 0; r < n; ++r) m = std::max(m, x[r]);
+  for (int64_t r = 0; r < n; ++r) m = x[r] > m ? x[r] : m;  // not std::max, which GCC leaves scalar
   T s = 0;
   if (log) {
 #pragma omp simd reduction(+ : s)
-    for (int64_t r = 0; r < n; ++r) s += std::exp(x[r] - m);
+    for (int64_t r = 0; r < n; ++r) s += exp_kernel(x[r] - m);
     const T shift = m + std::log(s);
 #pragma omp simd
     for (int64_t r = 0; r < n; ++r) y[r] = x[r] - shift;
@@ -51,7 +52,7 @@ void softmax_row(const T* x, T* y, int64_t n, bool log) {
   }
 #pragma omp simd reduction(+ : s)
   for (int64_t r = 0; r < n; ++r) {
-    const T e = std::exp(x[r] - m);
+    const T e = exp_kernel(x[r] - m);
     y[r] = e;
     s += e;
   }
@@ -69,14 +70,14 @@ void softmax_block(const T* x, T* y, int64_t extent, int64_t inner, int64_t len,
   for (int64_t r = 0; r < extent; ++r) {
     const T* xr = x + r * inner;
 #pragma omp simd
-    for (int64_t i = 0; i < len; ++i) m[i] = std::max(m[i], xr[i]);
+    for (int64_t i = 0; i < len; ++i) m[i] = xr[i] > m[i] ? xr[i] : m[i];
   }
   for (int64_t r = 0; r < extent; ++r) {
     const T* xr = x + r * inner;
     T* yr = y + r * inner;
 #pragma omp simd
     for (int64_t i = 0; i < len; ++i) {
-      const T e = std::exp(xr[i] - m[i]);
+      const T e = exp_kernel(xr[i] - m[i]);
       if (!log) yr[i] = e;
       s[i] += e;
     }
@@ -127,7 +128,7 @@ void softmax_backward_typed(const Tensor& y, const Tensor& g, int64_t outer, int
 #pragma omp simd reduction(+ : total)
         for (int64_t r = 0; r < extent; ++r) total += gb[r];
 #pragma omp simd
-        for (int64_t r = 0; r < extent; ++r) db[r] = gb[r] - std::exp(yb[r]) * total;
+        for (int64_t r = 0; r < extent; ++r) db[r] = gb[r] - exp_kernel(yb[r]) * total;
       } else {
 #pragma omp simd reduction(+ : total)
         for (int64_t r = 0; r < extent; ++r) total += gb[r] * yb[r];
@@ -150,7 +151,7 @@ void softmax_backward_typed(const Tensor& y, const Tensor& g, int64_t outer, int
       T* dr = db + r * inner;
       if (log) {
 #pragma omp simd
-        for (int64_t i = 0; i < len; ++i) dr[i] = gr[i] - std::exp(yr[i]) * total[i];
+        for (int64_t i = 0; i < len; ++i) dr[i] = gr[i] - exp_kernel(yr[i]) * total[i];
       } else {
 #pragma omp simd
         for (int64_t i = 0; i < len; ++i) dr[i] = yr[i] * (gr[i] - total[i]);
@@ -199,10 +200,10 @@ void cross_entropy_typed(const Tensor& logits, const Tensor& target, int64_t out
     if (inner == 1) {
       T mv = m[0], sv = 0, xv = 0;
 #pragma omp simd reduction(max : mv)
-      for (int64_t c = 0; c < classes; ++c) mv = std::max(mv, x[c]);
+      for (int64_t c = 0; c < classes; ++c) mv = x[c] > mv ? x[c] : mv;
 #pragma omp simd reduction(+ : sv, xv)
       for (int64_t c = 0; c < classes; ++c) {
-        sv += std::exp(x[c] - mv);
+        sv += exp_kernel(x[c] - mv);
         xv += x[c];
       }
       m[0] = mv, s[0] = sv, sum_x[0] = xv;
@@ -210,13 +211,13 @@ void cross_entropy_typed(const Tensor& logits, const Tensor& target, int64_t out
       for (int64_t c = 0; c < classes; ++c) {
         const T* xr = x + c * inner;
 #pragma omp simd
-        for (int64_t i = 0; i < len; ++i) m[i] = std::max(m[i], xr[i]);
+        for (int64_t i = 0; i < len; ++i) m[i] = xr[i] > m[i] ? xr[i] : m[i];
       }
       for (int64_t c = 0; c < classes; ++c) {
         const T* xr = x + c * inner;
 #pragma omp simd
         for (int64_t i = 0; i < len; ++i) {
-          s[i] += std::exp(xr[i] - m[i]);
+          s[i] += exp_kernel(xr[i] - m[i]);
           sum_x[i] += xr[i];
         }
       }
@@ -250,7 +251,7 @@ void cross_entropy_backward_typed(const Tensor& logits, const Tensor& target, co
     if (inner == 1) {
       const T gv = weight(0), sv = sp[at];
 #pragma omp simd
-      for (int64_t c = 0; c < classes; ++c) d[c] = gv * (std::exp(x[c] - sv) - spread);
+      for (int64_t c = 0; c < classes; ++c) d[c] = gv * (exp_kernel(x[c] - sv) - spread);
       g[0] = gv;
     } else {
       T shift[kInnerBlock];
@@ -262,7 +263,7 @@ void cross_entropy_backward_typed(const Tensor& logits, const Tensor& target, co
         const T* xr = x + c * inner;
         T* dr = d + c * inner;
 #pragma omp simd
-        for (int64_t i = 0; i < len; ++i) dr[i] = g[i] * (std::exp(xr[i] - shift[i]) - spread);
+        for (int64_t i = 0; i < len; ++i) dr[i] = g[i] * (exp_kernel(xr[i] - shift[i]) - spread);
       }
     }
     for (int64_t i = 0; i < len; ++i)

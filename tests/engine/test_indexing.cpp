@@ -36,7 +36,7 @@ int64_t flat_of(const std::vector<int64_t>& c, const Shape& shape) {
 
 // ---------------------------------------------------------------------------------------------- index_select
 
-TEST_CASE("index_select picks rows and columns, repeats allowed") {
+TEST_CASE("index_select picks rows and columns - repeats allowed") {
   Tensor x = arange(12, {.dtype = DType::f32}).reshape({3, 4});
   check_close(index_select(x, 0, indices({2, 0, 2}, {3})), {8, 9, 10, 11, 0, 1, 2, 3, 8, 9, 10, 11});
   check_close(index_select(x, 1, indices({3, 1}, {2})), {3, 1, 7, 5, 11, 9});
@@ -70,7 +70,7 @@ TEST_CASE("index_select gradient adds duplicates") {
 
 // ---------------------------------------------------------------------------------------------- gather
 
-TEST_CASE("gather follows torch.gather, index smaller than the input") {
+TEST_CASE("gather follows torch.gather - index smaller than the input") {
   Tensor x = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {2, 3});
   check_close(gather(x, 1, indices({2, 0, 1, 1}, {2, 2})), {3, 1, 5, 5});
   check_close(gather(x, 0, indices({1, 0, 1}, {1, 3})), {4, 2, 6});
@@ -98,7 +98,7 @@ TEST_CASE("gradcheck: gather") {
 
 // ---------------------------------------------------------------------------------------------- scatter_add
 
-TEST_CASE("scatter_add accumulates duplicates, out of place") {
+TEST_CASE("scatter_add accumulates duplicates - out of place") {
   Tensor x = zeros({2, 4});
   Tensor src = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {2, 3});
   Tensor out = scatter_add(x, 1, indices({0, 0, 3, 2, 2, 2}, {2, 3}), src);
@@ -144,7 +144,7 @@ TEST_CASE("one_hot encodes labels of any shape") {
   check_close(inferred, {0, 1, 0, 0, 0, 0, 0, 1});
 }
 
-TEST_CASE("masked_fill with a broadcast mask; the filled positions get no gradient") {
+TEST_CASE("masked_fill with a broadcast mask - the filled positions get no gradient") {
   Tensor x = random_input({2, 3}, 8);
   Tensor mask = Tensor::from_vector({1, 0, 1}, {3});
   Tensor out = masked_fill(x, mask, -5.0);
@@ -164,7 +164,7 @@ TEST_CASE("gradcheck: masked_fill") {
 
 // ---------------------------------------------------------------------------------------------- errors
 
-TEST_CASE("indexing errors name the op, the index and the extent") {
+TEST_CASE("indexing errors name the op - the index and the extent") {
   Tensor x = zeros({2, 5});
   check_error([&] { index_select(x, 1, indices({1, 7}, {2})); }, {"index_select", "index 7", "extent 5"});
   check_error([&] { index_select(x, 0, indices({-1}, {1})); }, {"index_select", "index -1", "extent 2"});
@@ -181,7 +181,7 @@ TEST_CASE("indexing errors name the op, the index and the extent") {
 
 // ---------------------------------------------------------------------------------------------- pad
 
-TEST_CASE("pad reflect, replicate and constant along one dimension") {
+TEST_CASE("pad reflect - replicate and constant along one dimension") {
   Tensor x = tensor({1, 2, 3, 4});
   check_close(pad(x, {2, 1}, PadMode::reflect), {3, 2, 1, 2, 3, 4, 3});
   check_close(pad(x, {2, 3}, PadMode::replicate), {1, 1, 1, 2, 3, 4, 4, 4, 4});
@@ -191,7 +191,7 @@ TEST_CASE("pad reflect, replicate and constant along one dimension") {
   check_close(pad(x, {-1, -2}), {2});
 }
 
-TEST_CASE("pad of the last two dimensions of a 2-D tensor, every mode") {
+TEST_CASE("pad of the last two dimensions of a 2-D tensor - every mode") {
   Tensor x = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {2, 3});
   // (left 1, right 2) on columns, (top 1, bottom 0) on rows.
   check_close(pad(x, {1, 2, 1, 0}, PadMode::reflect), {5, 4, 5, 6, 5, 4,  //
@@ -239,7 +239,7 @@ TEST_CASE("gradcheck: pad replicate") {
                   Inputs({transposed_input({2, 3, 4}, 5)}));
 }
 
-TEST_CASE("pad errors name the op, the pads and the shape") {
+TEST_CASE("pad errors name the op - the pads and the shape") {
   check_error([] { pad(zeros({2, 3}), {1, 2, 3}); }, {"pad", "3 pad values", "[2, 3]"});
   check_error([] { pad(zeros({4}), {1, 1, 1, 1}); }, {"pad", "4 pad values", "[4]"});
   check_error([] { pad(zeros({2, 3}), {3, 0}, PadMode::reflect); }, {"pad", "reflect", "(3, 0)", "[2, 3]", "3"});

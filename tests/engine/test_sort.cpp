@@ -23,7 +23,7 @@ std::vector<double> as_vector(const Tensor& t) { return t.to_vector(); }
 
 // ---------------------------------------------------------------------------------------------- sort
 
-TEST_CASE("sort is stable: equal values keep their order, ascending and descending") {
+TEST_CASE("sort is stable: equal values keep their order - ascending and descending") {
   Tensor x = tensor({3, 1, 2, 1, 3, 2});
   ValuesIndices up = sort(x);
   check_close(up.values, {1, 1, 2, 2, 3, 3});
@@ -34,7 +34,7 @@ TEST_CASE("sort is stable: equal values keep their order, ascending and descendi
   CHECK(as_vector(down.indices) == std::vector<double>{0, 4, 2, 5, 1, 3});
 }
 
-TEST_CASE("sort puts NaN last ascending and first descending, in index order") {
+TEST_CASE("sort puts NaN last ascending and first descending - in index order") {
   Tensor x = tensor({2, kNaN, -1, kNaN, 0}, {.dtype = DType::f64});
   ValuesIndices up = sort(x);
   CHECK(as_vector(up.indices) == std::vector<double>{2, 4, 0, 1, 3});
@@ -82,7 +82,7 @@ TEST_CASE("gradcheck: sort") {
 
 // ---------------------------------------------------------------------------------------------- topk
 
-TEST_CASE("topk largest and smallest, sorted and unsorted") {
+TEST_CASE("topk largest and smallest - sorted and unsorted") {
   Tensor x = Tensor::from_vector({5, 1, 4, 1, 9, 2,  //
                                   0, 7, 7, 3, 8, 6},
                                  {2, 6});

@@ -138,6 +138,25 @@ void gather_typed(const Tensor& x, int64_t dim, const Tensor& index, const Tenso
   const int64_t* ip = index.data<int64_t>();
   const int64_t n = index.shape()[dim], inner = xl.inner, extent = xl.extent, ds = xl.dim_stride;
   std::atomic<bool> bad{false};
+  if (inner == 1) {
+    // Gathering along the last dimension: the loop runs along j (vector gathers).
+    parallel_for(0, xl.outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(n, 1)), [&](int64_t lo, int64_t hi) {
+      bool any_bad = false;
+      for (int64_t o = lo; o < hi; ++o) {
+        const T* base = xp + xl.outer_offsets[o];
+        const int64_t* k = ip + o * n;
+        T* dst = op + o * n;
+        for (int64_t j = 0; j < n; ++j) {
+          const bool b = out_of_range(k[j], extent);
+          any_bad |= b;
+          dst[j] = base[(b ? 0 : k[j]) * ds];
+        }
+      }
+      if (any_bad) bad.store(true, std::memory_order_relaxed);
+    });
+    if (bad.load()) fail_index("gather", ip, index.numel(), dim, extent);
+    return;
+  }
   parallel_for(0, xl.outer * n, std::max<int64_t>(1, 16384 / std::max<int64_t>(inner, 1)), [&](int64_t lo, int64_t hi) {
     bool row_bad = false;
     for (int64_t r = lo; r < hi; ++r) {

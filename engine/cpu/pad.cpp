@@ -11,8 +11,9 @@ namespace {
 using kernels::pad_source;
 
 // The output is walked row by row (a row = the last dimension). A row reads one input row, found by mapping
-// each leading coordinate through pad_source, or is all fill value when a coordinate falls outside in
-// constant mode. Inside a row the middle stretch is a straight copy and only the edges are remapped.
+// each leading coordinate through a per-dimension source table, or is all fill value when a coordinate
+// falls outside in constant mode. Inside a row the middle stretch is a straight copy and only the edges
+// are remapped. Row coordinates advance like an odometer, so no division runs per row.
 template <class T>
 void pad_typed(const Tensor& x, const Tensor& out, const std::vector<int64_t>& before, PadMode mode, T value) {
   const Shape& in_shape = x.shape();
@@ -25,31 +26,45 @@ void pad_typed(const Tensor& x, const Tensor& out, const std::vector<int64_t>& b
   int64_t rows = 1;
   for (int64_t d = 0; d + 1 < ndim; ++d) rows *= out_shape[d];
   if (rows == 0 || out_width == 0) return;
+  // sources[d][p]: the input element offset that output coordinate p of dimension d reads, −1 for fill.
+  std::vector<std::vector<int64_t>> sources(ndim);
+  for (int64_t d = 0; d < ndim; ++d) {
+    sources[d].resize(out_shape[d]);
+    for (int64_t p = 0; p < out_shape[d]; ++p) {
+      const int64_t s = in_shape[d] > 0 ? pad_source(p, before[d], in_shape[d], mode) : -1;
+      sources[d][p] = s < 0 ? -1 : s * in_strides[d];
+    }
+  }
   // The last dimension's middle stretch [mid_lo, mid_hi) copies input[j − b]; the rest are edges.
   const int64_t mid_lo = std::clamp<int64_t>(b, 0, out_width);
   const int64_t mid_hi = std::clamp<int64_t>(b + width, mid_lo, out_width);
-  std::vector<int64_t> edge_source(out_width);
-  for (int64_t j = 0; j < out_width; ++j) edge_source[j] = width > 0 ? pad_source(j, b, width, mode) : -1;
+  const std::vector<int64_t>& edge_source = sources[ndim - 1];
 
   parallel_for(0, rows, std::max<int64_t>(1, 32768 / out_width), [&](int64_t lo, int64_t hi) {
+    std::vector<int64_t> coordinate(ndim, 0);
+    for (int64_t d = ndim - 2, rest = lo; d >= 0; --d) {
+      coordinate[d] = rest % out_shape[d];
+      rest /= out_shape[d];
+    }
     for (int64_t row = lo; row < hi; ++row) {
       T* dst = op + row * out_width;
-      int64_t rest = row, source = 0;
+      int64_t source = 0;
       bool fill = false;
-      for (int64_t d = ndim - 2; d >= 0; --d) {
-        const int64_t p = rest % out_shape[d];
-        rest /= out_shape[d];
-        const int64_t s = pad_source(p, before[d], in_shape[d], mode);
+      for (int64_t d = 0; d + 1 < ndim; ++d) {
+        const int64_t s = sources[d][coordinate[d]];
         fill = fill || s < 0;
-        source += s * in_strides[d];
+        source += s;
       }
+      for (int64_t d = ndim - 2; d >= 0 && ++coordinate[d] == out_shape[d]; --d) coordinate[d] = 0;
       if (fill) {
         std::fill(dst, dst + out_width, value);
         continue;
       }
       const T* src = xp + source;
       for (int64_t j = 0; j < mid_lo; ++j) dst[j] = edge_source[j] < 0 ? value : src[edge_source[j]];
-      if (mid_hi > mid_lo) std::memcpy(dst + mid_lo, src + (mid_lo - b), (mid_hi - mid_lo) * sizeof(T));
+      const T* shifted = src - b;
+#pragma omp simd
+      for (int64_t j = mid_lo; j < mid_hi; ++j) dst[j] = shifted[j];
       for (int64_t j = mid_hi; j < out_width; ++j) dst[j] = edge_source[j] < 0 ? value : src[edge_source[j]];
     }
   });
@@ -83,8 +98,10 @@ void pad_fold_typed(const Tensor& grad_out, const Tensor& grad_in, int64_t outer
                    const int64_t len = std::min(inner, i0 + kInnerBlock) - i0;
                    const T* g = gp + o * out_extent * inner + i0;
                    T* gi = ip + o * extent * inner + i0;
-                   for (int64_t s = 0; s < extent; ++s)
-                     std::memcpy(gi + s * inner, g + (s + before) * inner, len * sizeof(T));
+                   if (inner == 1) std::memcpy(gi, g + before, extent * sizeof(T));
+                   else
+                     for (int64_t s = 0; s < extent; ++s)
+                       std::memcpy(gi + s * inner, g + (s + before) * inner, len * sizeof(T));
                    for (int64_t j = 0; j < out_extent; ++j) {
                      if (j == before) j = before + extent;  // skip the identity stretch
                      if (j >= out_extent) break;

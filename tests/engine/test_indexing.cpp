@@ -1,5 +1,7 @@
 // Indexing ops and pad: forward values against hand-computed cases and plain reference loops, gradient
 // checks (non-contiguous inputs, duplicate indices, broadcast masks), argument errors.
+#include <omp.h>
+
 #include "gradcheck.h"
 
 using namespace vireo;
@@ -245,4 +247,60 @@ TEST_CASE("pad errors name the op - the pads and the shape") {
   check_error([] { pad(zeros({2, 3}), {3, 0}, PadMode::reflect); }, {"pad", "reflect", "(3, 0)", "[2, 3]", "3"});
   check_error([] { pad(zeros({2, 3}), {-1, 0}, PadMode::replicate); }, {"pad", "replicate", "[2, 3]"});
   check_error([] { pad(zeros({2, 3}), {-2, -2}); }, {"pad", "(-2, -2)", "[2, 3]"});
+}
+
+// ---------------------------------------------------------------------------------------------- threads
+
+namespace {
+// Runs `body` with OpenMP limited to `threads` threads.
+template <class Body>
+auto with_threads(int threads, Body&& body) {
+  const int previous = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  auto result = body();
+  omp_set_num_threads(previous);
+  return result;
+}
+}  // namespace
+
+TEST_CASE("accumulating kernels give the same bits on one thread and on all of them") {
+  // Sizes large enough for the kernels to split their work; many duplicate indices so that sums meet.
+  Generator g(21);
+  Tensor x = randn({64, 300, 40}, {}, &g);
+  Tensor idx = randint(0, 8, {64, 300, 40}, {.dtype = DType::i64}, &g);
+  Tensor rows = randint(0, 8, {300}, {.dtype = DType::i64}, &g);
+  Tensor base = zeros({64, 8, 40});
+  auto run = [&] {
+    std::vector<std::vector<double>> results;
+    results.push_back(scatter_add(base, 1, idx, x).to_vector());
+    results.push_back(gather(x, 1, idx).to_vector());
+    results.push_back(gather(x, 2, randint(0, 40, {64, 300, 40}, {.dtype = DType::i64}, &g)).to_vector());
+    results.push_back(index_select(x, 1, rows).to_vector());
+    results.push_back(pad(x, {3, 2, 1, 4}, PadMode::reflect).to_vector());
+    Tensor leaf = x.detach();
+    leaf.requires_grad_();
+    index_select(leaf, 1, rows).sum().backward();
+    results.push_back(leaf.grad().to_vector());
+    leaf.zero_grad();
+    mul(pad(leaf, {3, 2, 1, 4}, PadMode::replicate), pad(x, {3, 2, 1, 4}, PadMode::replicate)).sum().backward();
+    results.push_back(leaf.grad().to_vector());
+    return results;
+  };
+  Generator start = g;
+  const auto one = with_threads(1, run);
+  g = start;
+  const auto all = with_threads(omp_get_max_threads(), run);
+  REQUIRE(one.size() == all.size());
+  for (size_t k = 0; k < one.size(); ++k) {
+    INFO("result ", k);
+    CHECK(one[k] == all[k]);
+  }
+  // And the scatter agrees with a plain loop.
+  std::vector<double> expected(64 * 8 * 40, 0.0);
+  const std::vector<double> xv = x.to_vector(), iv = idx.to_vector();
+  for (int64_t p = 0; p < x.numel(); ++p) {
+    const int64_t o = p / (300 * 40), i = p % 40;
+    expected[(o * 8 + static_cast<int64_t>(iv[p])) * 40 + i] += xv[p];
+  }
+  check_close(Tensor::from_vector(one[0], {64, 8, 40}), expected, 1e-5);
 }

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include <omp.h>
+
 #include "engine/cpu/vector_exp.h"
 #include "gradcheck.h"
 
@@ -303,4 +305,65 @@ TEST_CASE("normalize divides by the clamped p-norm") {
 TEST_CASE("gradcheck: normalize") {
   CHECK_GRADCHECK([](const Inputs& in) { return normalize(in[0], 2.0, 1); }, Inputs({transposed_input({3, 4}, 1)}));
   CHECK_GRADCHECK([](const Inputs& in) { return normalize(in[0], 3.0, 0); }, Inputs({random_input({3, 4}, 2)}));
+}
+
+// ---------------------------------------------------------------------------------------------- threads
+
+namespace {
+// Runs `body` with OpenMP limited to `threads` threads.
+template <class Body>
+auto with_threads(int threads, Body&& body) {
+  const int previous = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  auto result = body();
+  omp_set_num_threads(previous);
+  return result;
+}
+}  // namespace
+
+TEST_CASE("softmax and cross_entropy give the same bits on one thread and on all of them") {
+  Tensor x = mul(randn({256, 300}), 3.0);
+  Tensor spatial = randn({16, 10, 20, 20});
+  Tensor target = randint(0, 300, {256});
+  Tensor spatial_target = randint(0, 10, {16, 20, 20});
+  auto run = [&] {
+    std::vector<std::vector<double>> results;
+    for (int64_t dim : {0, 1}) {
+      results.push_back(softmax(x, dim).to_vector());
+      results.push_back(log_softmax(x, dim).to_vector());
+    }
+    Tensor leaf = x.detach();
+    leaf.requires_grad_();
+    Tensor loss = cross_entropy(leaf, target, {.label_smoothing = 0.1});
+    loss.backward();
+    results.push_back(loss.to_vector());
+    results.push_back(leaf.grad().to_vector());
+    Tensor spatial_leaf = spatial.detach();
+    spatial_leaf.requires_grad_();
+    Tensor spatial_loss = cross_entropy(spatial_leaf, spatial_target);
+    spatial_loss.backward();
+    results.push_back(spatial_loss.to_vector());
+    results.push_back(spatial_leaf.grad().to_vector());
+    Tensor probabilities = softmax(leaf, 0);
+    probabilities.backward(x);
+    results.push_back(leaf.grad().to_vector());
+    return results;
+  };
+  const auto one = with_threads(1, run);
+  const auto all = with_threads(omp_get_max_threads(), run);
+  REQUIRE(one.size() == all.size());
+  for (size_t k = 0; k < one.size(); ++k) {
+    INFO("result ", k);
+    CHECK(one[k] == all[k]);
+  }
+  // Against the f64 computation.
+  check_close(Tensor::from_vector(one[0], {256, 300}), softmax(x.to(DType::f64), 0).to_vector(), 1e-5);
+  check_close(Tensor::from_vector(one[7], {16, 10, 20, 20}),
+              [&] {
+                Tensor leaf = spatial.to(DType::f64).detach();
+                leaf.requires_grad_();
+                cross_entropy(leaf, spatial_target).backward();
+                return leaf.grad().to_vector();
+              }(),
+              1e-4);
 }

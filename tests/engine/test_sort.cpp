@@ -5,6 +5,8 @@
 #include <limits>
 #include <numeric>
 
+#include <omp.h>
+
 #include "gradcheck.h"
 
 using namespace vireo;
@@ -151,4 +153,48 @@ TEST_CASE("cumsum along each dimension matches a plain loop") {
 TEST_CASE("gradcheck: cumsum") {
   CHECK_GRADCHECK([](const Inputs& in) { return cumsum(in[0], -1); }, Inputs({transposed_input({3, 5}, 7)}));
   CHECK_GRADCHECK([](const Inputs& in) { return cumsum(in[0], 1); }, Inputs({random_input({2, 4, 3}, 8)}));
+}
+
+// ---------------------------------------------------------------------------------------------- threads
+
+namespace {
+// Runs `body` with OpenMP limited to `threads` threads.
+template <class Body>
+auto with_threads(int threads, Body&& body) {
+  const int previous = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  auto result = body();
+  omp_set_num_threads(previous);
+  return result;
+}
+}  // namespace
+
+TEST_CASE("sort topk and cumsum give the same bits on one thread and on all of them") {
+  Tensor x = randn({256, 300});
+  auto run = [&] {
+    std::vector<std::vector<double>> results;
+    for (int64_t dim : {0, 1}) {
+      ValuesIndices s = sort(x, dim, dim == 1);
+      results.push_back(s.values.to_vector());
+      results.push_back(s.indices.to_vector());
+      ValuesIndices t = topk(x, 7, dim, dim == 0);
+      results.push_back(t.values.to_vector());
+      results.push_back(t.indices.to_vector());
+      results.push_back(cumsum(x, dim).to_vector());
+    }
+    return results;
+  };
+  const auto one = with_threads(1, run);
+  const auto all = with_threads(omp_get_max_threads(), run);
+  REQUIRE(one.size() == all.size());
+  for (size_t k = 0; k < one.size(); ++k) {
+    INFO("result ", k);
+    CHECK(one[k] == all[k]);
+  }
+  // The rows come out ordered.
+  const std::vector<double> sorted = one[0];
+  bool ordered = true;
+  for (int64_t r = 1; r < 256; ++r)
+    for (int64_t c = 0; c < 300; ++c) ordered = ordered && sorted[(r - 1) * 300 + c] <= sorted[r * 300 + c];
+  CHECK(ordered);
 }

@@ -9,6 +9,8 @@
 #include <functional>
 #include <vector>
 
+#include <omp.h>
+
 #include "engine/ops.h"
 
 using namespace vireo;
@@ -35,10 +37,10 @@ void report(const char* name, double ms, double bytes) {
 int main() {
   NoGrad no_grad;
   const double f = 4.0, l = 8.0;  // bytes per f32 / i64
+  std::printf("threads: %d (OMP_NUM_THREADS sets it)\n", omp_get_max_threads());
 
   {
     Tensor x = randn({1024, 1000});
-    Tensor y = softmax(x, -1), g = randn({1024, 1000});
     report("softmax [1024, 1000] dim -1", best_ms([&] { softmax(x, -1); }), 2 * f * x.numel());
     report("log_softmax [1024, 1000] dim -1", best_ms([&] { log_softmax(x, -1); }), 2 * f * x.numel());
     Tensor xs = randn({32, 64, 196});

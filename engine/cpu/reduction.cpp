@@ -56,7 +56,7 @@ void reduce_typed(ReduceOp op, const Tensor& x, int64_t outer, int64_t reduced, 
       return;
     }
     // Reduce across rows: accumulate whole rows of `inner` so the loop runs along contiguous memory.
-    parallel_for(0, outer, 1, [&](int64_t lo, int64_t hi) {
+    parallel_for(0, outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(reduced * inner, 1)), [&](int64_t lo, int64_t hi) {
       std::vector<Accumulator<T>> acc(inner);
       for (int64_t o = lo; o < hi; ++o) {
         std::fill(acc.begin(), acc.end(), Accumulator<T>(0));

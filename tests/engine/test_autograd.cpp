@@ -51,7 +51,7 @@ TEST_CASE("the graph is freed after backward unless retained") {
   check_error([&] { y.backward(); }, {"already freed", "retain_graph"});
 }
 
-TEST_CASE("backward with an explicit gradient, and its errors") {
+TEST_CASE("backward with an explicit gradient and its errors") {
   Tensor x = leaf({1.0, 2.0, 3.0});
   Tensor y = mul(x, 2.0);
   y.backward(tensor({1.0, 0.0, -1.0}, {.dtype = DType::f64}));
@@ -63,7 +63,7 @@ TEST_CASE("backward with an explicit gradient, and its errors") {
   check_error([&] { plain.backward(); }, {"does not require grad"});
 }
 
-TEST_CASE("NoGrad records nothing; detach cuts history") {
+TEST_CASE("NoGrad records nothing and detach cuts history") {
   Tensor x = leaf({1.0});
   {
     NoGrad no_grad;

@@ -147,7 +147,7 @@ TEST_CASE("max_pool2d forward matches the plain loop") {
   }
 }
 
-TEST_CASE("max_pool2d hand-computed case, its gradient, and NaN propagation") {
+TEST_CASE("max_pool2d hand-computed case with its gradient and NaN propagation") {
   Tensor x = Tensor::from_vector({1, 5, 2, 0,  //
                                   3, 4, 8, 1,  //
                                   0, 2, 6, 7,  //
@@ -319,7 +319,7 @@ TEST_CASE("gradcheck: upsample_bilinear2d align_corners true") {
                   Inputs({random_input({1, 2, 5, 7}, 6)}));
 }
 
-TEST_CASE("pooling and resampling accept a 3-D [C, H, W] input") {
+TEST_CASE("pooling and resampling accept a 3-D [C H W] input") {
   Tensor x = random_tensor({3, 6, 5}, 40);
   Tensor batched = x.unsqueeze(0);
   CHECK(max_pool2d(x, {.kernel = {2, 2}}).shape() == Shape{3, 3, 2});

@@ -29,7 +29,7 @@ TEST_CASE("dtype conversion") {
   CHECK(x.to(DType::f64).dtype() == DType::f64);
 }
 
-TEST_CASE("printing shows values, shape and dtype") {
+TEST_CASE("printing shows values and shape and dtype") {
   const std::string text = Tensor::from_vector({1, 2, 3, 4}, {2, 2}).str();
   CHECK(text.find("[[1, 2],") != std::string::npos);
   CHECK(text.find("shape=[2, 2]") != std::string::npos);

@@ -135,7 +135,7 @@ void attention_forward_typed(const Tensor& q, const Tensor& k, const Tensor& v, 
           mask_scores(s, cols, M, b, i0 + r, j0, causal);
           T block_max = -kInf;
 #pragma omp simd reduction(max : block_max)
-          for (int64_t c = 0; c < cols; ++c) block_max = std::max(block_max, s[c]);
+          for (int64_t c = 0; c < cols; ++c) block_max = s[c] > block_max ? s[c] : block_max;
           const T previous = row_max[r], current = std::max(previous, block_max);
           if (current == -kInf) {  // nothing allowed yet in this row: the block contributes nothing
             std::fill(s, s + cols, T(0));

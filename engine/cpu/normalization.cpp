@@ -250,25 +250,34 @@ void layer_norm_backward_typed(const Tensor& x, const Tensor& grad_out, const Te
         const T* xr = xp + r * width;
         const T* gr = gp + r * width;
         const T m = mean_p[r], s = rstd_p[r];
-        if (dxp) {
-          T sum_g = 0, sum_g_xhat = 0;
-#pragma omp simd reduction(+ : sum_g, sum_g_xhat)
-          for (int64_t i = 0; i < width; ++i) {
-            const T g = gr[i] * gamma[i];
-            sum_g += g;
-            sum_g_xhat += g * (xr[i] - m) * s;
-          }
-          const T mean_g = sum_g / static_cast<T>(width), mean_g_xhat = sum_g_xhat / static_cast<T>(width);
-          T* dr = dxp + r * width;
-#pragma omp simd
-          for (int64_t i = 0; i < width; ++i) dr[i] = s * (gr[i] * gamma[i] - mean_g - (xr[i] - m) * s * mean_g_xhat);
-        }
-        if (params) {
+        if (!dxp) {
 #pragma omp simd
           for (int64_t i = 0; i < width; ++i) {
             pw[i] += gr[i] * (xr[i] - m) * s;
             pb[i] += gr[i];
           }
+          continue;
+        }
+        T sum_g = 0, sum_g_xhat = 0;
+#pragma omp simd reduction(+ : sum_g, sum_g_xhat)
+        for (int64_t i = 0; i < width; ++i) {
+          const T g = gr[i] * gamma[i];
+          sum_g += g;
+          sum_g_xhat += g * (xr[i] - m) * s;
+        }
+        const T mean_g = sum_g / static_cast<T>(width), mean_g_xhat = sum_g_xhat / static_cast<T>(width);
+        T* dr = dxp + r * width;
+        if (params) {  // the parameter sums ride along the pass that writes dx
+#pragma omp simd
+          for (int64_t i = 0; i < width; ++i) {
+            const T xhat = (xr[i] - m) * s;
+            dr[i] = s * (gr[i] * gamma[i] - mean_g - xhat * mean_g_xhat);
+            pw[i] += gr[i] * xhat;
+            pb[i] += gr[i];
+          }
+        } else {
+#pragma omp simd
+          for (int64_t i = 0; i < width; ++i) dr[i] = s * (gr[i] * gamma[i] - mean_g - (xr[i] - m) * s * mean_g_xhat);
         }
       }
     }

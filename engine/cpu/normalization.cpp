@@ -1,6 +1,6 @@
 // CPU kernels of the normalization family. Every sum over many elements is split into pieces fixed by
 // the shape (rows of the input, blocks of rows), computed in parallel and added in a fixed order, so the
-// results are the same for any number of threads. Statistics are accumulated in double.
+// results are the same for any number of threads. Long sums are accumulated in double (see run_sum).
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -24,36 +24,56 @@ T* data_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
-// Σ x[i] and Σ (x[i] − center)² over one contiguous run, in double.
+// Sums over one contiguous run. Within chunks of kChunk elements the sum runs in T across the vector lanes
+// (short dependency chains, so it runs at load speed); chunk totals are added in double. The rounding error
+// is that of a kChunk-term sum in T, however long the run.
+constexpr int64_t kChunk = 256;
+
+// Σ x[i]
 template <class T>
 double run_sum(const T* x, int64_t n) {
-  double s = 0.0;
+  double total = 0.0;
+  for (int64_t lo = 0; lo < n; lo += kChunk) {
+    const int64_t hi = std::min(n, lo + kChunk);
+    T s = 0;
 #pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]);
-  return s;
+    for (int64_t i = lo; i < hi; ++i) s += x[i];
+    total += static_cast<double>(s);
+  }
+  return total;
 }
+// Σ (x[i] − center)²
 template <class T>
 double run_centered_squares(const T* x, int64_t n, double center) {
-  double s = 0.0;
+  const T c = static_cast<T>(center);
+  double total = 0.0;
+  for (int64_t lo = 0; lo < n; lo += kChunk) {
+    const int64_t hi = std::min(n, lo + kChunk);
+    T s = 0;
 #pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < n; ++i) {
-    const double d = static_cast<double>(x[i]) - center;
-    s += d * d;
+    for (int64_t i = lo; i < hi; ++i) s += (x[i] - c) * (x[i] - c);
+    total += static_cast<double>(s);
   }
-  return s;
+  return total;
 }
-// Σ dy[i] and Σ dy[i]·(x[i] − center) over one contiguous run, in double.
+// Σ dy[i] and Σ dy[i]·(x[i] − center)
 template <class T>
 void run_grad_sums(const T* dy, const T* x, int64_t n, double center, double& sum_dy, double& sum_dy_xc) {
-  double a = 0.0, b = 0.0;
+  const T c = static_cast<T>(center);
+  double total_dy = 0.0, total_dy_xc = 0.0;
+  for (int64_t lo = 0; lo < n; lo += kChunk) {
+    const int64_t hi = std::min(n, lo + kChunk);
+    T a = 0, b = 0;
 #pragma omp simd reduction(+ : a, b)
-  for (int64_t i = 0; i < n; ++i) {
-    const double g = static_cast<double>(dy[i]);
-    a += g;
-    b += g * (static_cast<double>(x[i]) - center);
+    for (int64_t i = lo; i < hi; ++i) {
+      a += dy[i];
+      b += dy[i] * (x[i] - c);
+    }
+    total_dy += static_cast<double>(a);
+    total_dy_xc += static_cast<double>(b);
   }
-  sum_dy = a;
-  sum_dy_xc = b;
+  sum_dy = total_dy;
+  sum_dy_xc = total_dy_xc;
 }
 
 // y[i] = x[i]·a + b over one contiguous run.
@@ -192,6 +212,17 @@ void batch_norm_backward_typed(const Tensor& x, const Tensor& grad_out, const Te
 //   mean = Σ x / D,  var = Σ (x − mean)² / D,  rstd = 1/√(var + eps),  y = (x − mean)·rstd·γ + β.
 // Rows are independent: parallel over rows, each row read three times while it sits in L1.
 template <class T>
+void layer_norm_row(const T* x, const T* gamma, const T* beta, int64_t width, double eps, T* y, T& mean, T& rstd) {
+  const double mu = run_sum(x, width) / static_cast<double>(width);
+  const double rs = 1.0 / std::sqrt(run_centered_squares(x, width, mu) / static_cast<double>(width) + eps);
+  const T m = static_cast<T>(mu), s = static_cast<T>(rs);
+#pragma omp simd
+  for (int64_t i = 0; i < width; ++i) y[i] = (x[i] - m) * s * gamma[i] + beta[i];
+  mean = m;
+  rstd = s;
+}
+
+template <class T>
 void layer_norm_forward_typed(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& out,
                               const Tensor& mean, const Tensor& rstd, double eps) {
   const int64_t rows = x.size(0), width = x.size(1);
@@ -203,17 +234,8 @@ void layer_norm_forward_typed(const Tensor& x, const Tensor& weight, const Tenso
   const T* gamma = values_or<T>(weight, width, T(1), ones_backing);
   const T* beta = values_or<T>(bias, width, T(0), zeros_backing);
   parallel_for(0, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(width, 1)), [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) {
-      const T* xr = xp + r * width;
-      T* yr = yp + r * width;
-      const double mu = run_sum(xr, width) / static_cast<double>(width);
-      const double rs = 1.0 / std::sqrt(run_centered_squares(xr, width, mu) / static_cast<double>(width) + eps);
-      mean_p[r] = static_cast<T>(mu);
-      rstd_p[r] = static_cast<T>(rs);
-      const T m = static_cast<T>(mu), s = static_cast<T>(rs);
-#pragma omp simd
-      for (int64_t i = 0; i < width; ++i) yr[i] = (xr[i] - m) * s * gamma[i] + beta[i];
-    }
+    for (int64_t r = lo; r < hi; ++r)
+      layer_norm_row(xp + r * width, gamma, beta, width, eps, yp + r * width, mean_p[r], rstd_p[r]);
   });
 }
 
@@ -223,6 +245,32 @@ void layer_norm_forward_typed(const Tensor& x, const Tensor& weight, const Tenso
 // The parameter gradients are summed over fixed blocks of kRowsPerBlock rows in parallel (in T, inside the
 // block), then the block partials are added in block order in double: deterministic for any thread count.
 constexpr int64_t kRowsPerBlock = 32;
+
+// One row: writes dx (when not null) and adds dy·x̂ and dy into the block partials (when not null). The
+// pointers arrive as parameters so the compiler sees plain unit-stride loops.
+template <class T>
+void layer_norm_row_backward(const T* x, const T* dy, const T* gamma, T mean, T rstd, int64_t width, T* dx,
+                             T* partial_weight, T* partial_bias) {
+  if (dx) {
+    T sum_g = 0, sum_g_xhat = 0;
+#pragma omp simd reduction(+ : sum_g, sum_g_xhat)
+    for (int64_t i = 0; i < width; ++i) {
+      const T g = dy[i] * gamma[i];
+      sum_g += g;
+      sum_g_xhat += g * (x[i] - mean) * rstd;
+    }
+    const T mean_g = sum_g / static_cast<T>(width), mean_g_xhat = sum_g_xhat / static_cast<T>(width);
+#pragma omp simd
+    for (int64_t i = 0; i < width; ++i) dx[i] = rstd * (dy[i] * gamma[i] - mean_g - (x[i] - mean) * rstd * mean_g_xhat);
+  }
+  if (partial_weight) {
+#pragma omp simd
+    for (int64_t i = 0; i < width; ++i) {
+      partial_weight[i] += dy[i] * (x[i] - mean) * rstd;
+      partial_bias[i] += dy[i];
+    }
+  }
+}
 
 template <class T>
 void layer_norm_backward_typed(const Tensor& x, const Tensor& grad_out, const Tensor& weight, const Tensor& mean,
@@ -245,41 +293,9 @@ void layer_norm_backward_typed(const Tensor& x, const Tensor& grad_out, const Te
     for (int64_t block = lo; block < hi; ++block) {
       T* pw = params ? partial.data() + block * 2 * width : nullptr;
       T* pb = params ? pw + width : nullptr;
-      if (params) std::fill(pw, pw + 2 * width, T(0));
-      for (int64_t r = block * kRowsPerBlock; r < std::min(rows, (block + 1) * kRowsPerBlock); ++r) {
-        const T* xr = xp + r * width;
-        const T* gr = gp + r * width;
-        const T m = mean_p[r], s = rstd_p[r];
-        if (!dxp) {
-#pragma omp simd
-          for (int64_t i = 0; i < width; ++i) {
-            pw[i] += gr[i] * (xr[i] - m) * s;
-            pb[i] += gr[i];
-          }
-          continue;
-        }
-        T sum_g = 0, sum_g_xhat = 0;
-#pragma omp simd reduction(+ : sum_g, sum_g_xhat)
-        for (int64_t i = 0; i < width; ++i) {
-          const T g = gr[i] * gamma[i];
-          sum_g += g;
-          sum_g_xhat += g * (xr[i] - m) * s;
-        }
-        const T mean_g = sum_g / static_cast<T>(width), mean_g_xhat = sum_g_xhat / static_cast<T>(width);
-        T* dr = dxp + r * width;
-        if (params) {  // the parameter sums ride along the pass that writes dx
-#pragma omp simd
-          for (int64_t i = 0; i < width; ++i) {
-            const T xhat = (xr[i] - m) * s;
-            dr[i] = s * (gr[i] * gamma[i] - mean_g - xhat * mean_g_xhat);
-            pw[i] += gr[i] * xhat;
-            pb[i] += gr[i];
-          }
-        } else {
-#pragma omp simd
-          for (int64_t i = 0; i < width; ++i) dr[i] = s * (gr[i] * gamma[i] - mean_g - (xr[i] - m) * s * mean_g_xhat);
-        }
-      }
+      for (int64_t r = block * kRowsPerBlock; r < std::min(rows, (block + 1) * kRowsPerBlock); ++r)
+        layer_norm_row_backward(xp + r * width, gp + r * width, gamma, mean_p[r], rstd_p[r], width,
+                                dxp ? dxp + r * width : nullptr, pw, pb);
     }
   });
   if (!params) return;

@@ -168,7 +168,7 @@ TEST_CASE("scaled_dot_product_attention matches the explicit softmax(Q·Kᵀ·sc
   check_against_reference(make_case({2, 3}, 4, 6, 5, 3, DType::f64, 1), {}, std::nullopt, 1e-10);
 }
 
-TEST_CASE("scaled_dot_product_attention with a broadcast additive mask, causal, custom scale") {
+TEST_CASE("scaled_dot_product_attention with a broadcast additive mask causal custom scale") {
   Case c = make_case({2, 2}, 5, 5, 4, 4, DType::f64, 2);
   // A [L, S] mask broadcast over both batch dimensions, with forbidden (−∞) entries.
   std::vector<double> mask_values(25);
@@ -199,14 +199,14 @@ TEST_CASE("scaled_dot_product_attention across several query and key blocks (f64
   check_against_reference(c, mask, std::nullopt, 1e-9);
 }
 
-TEST_CASE("fused f32 attention matches the reference at B·H = 6, L = S = 65, E = 32") {
+TEST_CASE("fused f32 attention matches the reference at B·H = 6 L = S = 65 E = 32") {
   check_against_reference(make_case({2, 3}, 65, 65, 32, 32, DType::f32, 6), {}, std::nullopt, 1e-4);
   Case causal = make_case({2, 3}, 65, 65, 32, 32, DType::f32, 7);
   causal.problem.causal = true;
   check_against_reference(causal, {}, std::nullopt, 1e-4);
 }
 
-TEST_CASE("scaled_dot_product_attention on strided q, k, v views") {
+TEST_CASE("scaled_dot_product_attention on strided q k v views") {
   // q, k, v sliced out of one [B, L, 3, H, E] tensor and permuted to [B, H, L, E], as a ViT block does:
   // the kernels read them in place (no copy) through their batch strides.
   Generator generator(8);

@@ -99,7 +99,7 @@ TEST_CASE("batch_norm evaluation uses the running statistics and leaves them unc
   check_close(running_var, {0.5, 1.5, 2.0});
 }
 
-TEST_CASE("batch_norm on [N, C] (BatchNorm1d) in f32 without affine parameters") {
+TEST_CASE("batch_norm on [N C] (BatchNorm1d) in f32 without affine parameters") {
   const int64_t n = 7, c = 5;
   Tensor x = rand({n, c});
   Tensor y = batch_norm(x, {}, {}, {}, {}, true);
@@ -268,7 +268,7 @@ TEST_CASE("gradcheck: group_norm") {
 // ---------------------------------------------------------------------------------------------------------
 // dropout
 
-TEST_CASE("dropout keeps about 1 − p of the elements, scaled by 1/(1 − p)") {
+TEST_CASE("dropout keeps about 1 − p of the elements scaled by 1/(1 − p)") {
   const double p = 0.3;
   Tensor x = add(rand({200000}), 1.0);  // values in [1, 2): a kept element is never 0
   Generator generator(7);
@@ -286,7 +286,7 @@ TEST_CASE("dropout keeps about 1 − p of the elements, scaled by 1/(1 − p)") 
   CHECK(scaled);
 }
 
-TEST_CASE("dropout with the same seed gives the same mask, for any thread count") {
+TEST_CASE("dropout with the same seed gives the same mask for any thread count") {
   Tensor x = ones({5000}, {.dtype = DType::f64});
   Generator a(11), b(11), c(12);
   Tensor first = dropout(x, 0.5, true, &a);
@@ -300,7 +300,7 @@ TEST_CASE("dropout with the same seed gives the same mask, for any thread count"
   CHECK(first.to_vector() != dropout(x, 0.5, true, &a).to_vector());
 }
 
-TEST_CASE("dropout edge cases: evaluation, p = 0 and p = 1") {
+TEST_CASE("dropout edge cases: evaluation p = 0 and p = 1") {
   Tensor x = random_f64({4, 5}, 50);
   check_close(dropout(x, 0.5, false), x.to_vector());
   check_close(dropout(x, 0.0, true), x.to_vector());

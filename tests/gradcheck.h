@@ -1,4 +1,4 @@
-// Finite-difference gradient checking in f64, shared by every op suite.
+// The helpers every op suite shares — above all finite-difference gradient checking in f64.
 //
 // gradcheck(f, inputs) compares, for every input that requires grad, the analytic gradient of
 // sum(f(inputs) · w) (w a fixed random weighting, so every output element matters with its own weight)
@@ -7,6 +7,7 @@
 #pragma once
 
 #include <doctest/doctest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <functional>
@@ -113,6 +114,16 @@ void check_error(Body&& body, std::initializer_list<const char*> fragments) {
       CHECK(message.find(fragment) != std::string::npos);
     }
   }
+}
+
+// Runs `body` with OpenMP limited to `threads` threads and returns its result (determinism tests).
+template <class Body>
+auto with_threads(int threads, Body&& body) {
+  const int previous = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  auto result = body();
+  omp_set_num_threads(previous);
+  return result;
 }
 
 inline void check_close(const Tensor& actual, const std::vector<double>& expected, double tolerance = 1e-6) {

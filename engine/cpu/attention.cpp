@@ -12,6 +12,7 @@
 
 #include "engine/cpu/gemm.h"
 #include "engine/cpu/parallel.h"
+#include "engine/cpu/vector_exp.h"
 #include "engine/kernels/attention.h"
 
 namespace vireo::cpu {
@@ -21,30 +22,8 @@ namespace {
 constexpr int64_t kQueryBlock = 128;
 constexpr int64_t kKeyBlock = 256;
 
-// exp(x) for float, written so that the compiler vectorizes loops calling it (glibc's expf is a scalar
-// call here). x = n·ln2 + r with n = round(x/ln2) and |r| ≤ ln2/2 (ln2 split in two parts so r is exact
-// enough); exp(r) by the degree-6 polynomial of Cephes' expf (≈ 1 ulp); 2ⁿ built in the exponent bits.
-// Arguments below −87 (−∞ included) give 0: the softmax only ever evaluates exp at values ≤ 0 (plus
-// rounding), so the upper end is merely clamped. Written with plain selects and the 1.5·2²³ rounding trick
-// because std::min/max (branches) and std::floor (trapping math) keep GCC from vectorizing.
-inline float exp_vectorizable(float x) {
-  constexpr float kRound = 12582912.0f;  // adding 1.5·2²³ rounds |v| < 2²² to the nearest integer
-  float clamped = x < -87.0f ? -87.0f : x;
-  clamped = clamped > 88.0f ? 88.0f : clamped;
-  const float n = (clamped * 1.44269504088896341f + kRound) - kRound;
-  const float r = clamped - n * 0.693359375f + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const float two_to_n = std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
-  return x < -87.0f ? 0.0f : p * two_to_n;
-}
-// f64 (gradient checks): the library's exp, exact to the last bit, speed being no concern there.
-inline double exp_vectorizable(double x) { return std::exp(x); }
+// exp: cpu::exp_kernel (engine/cpu/vector_exp.h) — vectorizable for f32, exact for f64; exp(−∞) = 0, so
+// masked scores get zero probability.
 
 // An operand [B..., rows, cols] read as rows with unit column stride: row `i` of batch `b` starts at
 // data + batch_offset[b] + i·ld.
@@ -144,11 +123,11 @@ void attention_forward_typed(const Tensor& q, const Tensor& k, const Tensor& v, 
           T sum = 0;
 #pragma omp simd reduction(+ : sum)
           for (int64_t c = 0; c < cols; ++c) {
-            const T p = exp_vectorizable(s[c] - current);
+            const T p = exp_kernel(s[c] - current);
             s[c] = p;
             sum += p;
           }
-          const T correction = exp_vectorizable(previous - current);  // 0 when previous = −∞
+          const T correction = exp_kernel(previous - current);  // 0 when previous = −∞
           row_sum[r] = row_sum[r] * correction + sum;
           row_max[r] = current;
           if (correction != T(1)) {
@@ -239,7 +218,7 @@ void attention_backward_typed(const Tensor& q, const Tensor& k, const Tensor& v,
             mask_scores(s, cols, M, b, i0 + r, j0, causal);
             const T lse = lse_p[b * length + i0 + r];  // +∞ for a fully masked row: every P is 0
 #pragma omp simd
-            for (int64_t c = 0; c < cols; ++c) s[c] = exp_vectorizable(s[c] - lse);
+            for (int64_t c = 0; c < cols; ++c) s[c] = exp_kernel(s[c] - lse);
           }
           gemm(true, false, cols, value_embed, rows, T(1), p, cols, dout + i0 * value_embed, value_embed, T(1),
                dv + j0 * value_embed, value_embed);

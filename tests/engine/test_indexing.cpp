@@ -5,6 +5,7 @@
 #include "gradcheck.h"
 
 using namespace vireo;
+using vireo::testing::with_threads;
 using vireo::testing::check_close;
 using vireo::testing::check_error;
 using vireo::testing::random_input;
@@ -251,17 +252,6 @@ TEST_CASE("pad errors name the op - the pads and the shape") {
 
 // ---------------------------------------------------------------------------------------------- threads
 
-namespace {
-// Runs `body` with OpenMP limited to `threads` threads.
-template <class Body>
-auto with_threads(int threads, Body&& body) {
-  const int previous = omp_get_max_threads();
-  omp_set_num_threads(threads);
-  auto result = body();
-  omp_set_num_threads(previous);
-  return result;
-}
-}  // namespace
 
 TEST_CASE("accumulating kernels give the same bits on one thread and on all of them") {
   // Sizes large enough for the kernels to split their work; many duplicate indices so that sums meet.

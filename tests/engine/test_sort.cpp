@@ -10,6 +10,7 @@
 #include "gradcheck.h"
 
 using namespace vireo;
+using vireo::testing::with_threads;
 using vireo::testing::check_close;
 using vireo::testing::check_error;
 using vireo::testing::random_input;
@@ -157,17 +158,6 @@ TEST_CASE("gradcheck: cumsum") {
 
 // ---------------------------------------------------------------------------------------------- threads
 
-namespace {
-// Runs `body` with OpenMP limited to `threads` threads.
-template <class Body>
-auto with_threads(int threads, Body&& body) {
-  const int previous = omp_get_max_threads();
-  omp_set_num_threads(threads);
-  auto result = body();
-  omp_set_num_threads(previous);
-  return result;
-}
-}  // namespace
 
 TEST_CASE("sort topk and cumsum give the same bits on one thread and on all of them") {
   Tensor x = randn({256, 300});

@@ -45,12 +45,13 @@ void batched_gemm_typed(const Tensor& a, bool trans_a, const Tensor& b, bool tra
          bp + batch_offset(index, batch_shape, b.strides()), ldb, static_cast<T>(beta),
          cp + batch_offset(index, batch_shape, out.strides()), ldc, biasp);
   };
-  // Large products use every thread inside cpu::gemm, one after another. Many small ones (attention
-  // heads) go one per thread instead: each GEMM then runs on its thread alone, so every output matrix
-  // is still computed by one GEMM in one fixed order, whatever the thread count.
+  // A few large products use every thread inside cpu::gemm, one after another. Many products (attention
+  // heads, per-image convolutions) or small ones go one per thread instead, which saves the per-call
+  // thread synchronization and the duplicated packing; each GEMM then runs on its thread alone, and since
+  // cpu::gemm's result does not depend on its thread count, neither does this kernel's.
   constexpr double kSmallFlops = 4e6;
   const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  if (batch > 1 && flops < kSmallFlops) {
+  if (batch > 1 && (flops < kSmallFlops || batch >= 4 * max_threads())) {
     const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(2e5 / std::max(flops, 1.0)));
     parallel_for(0, batch, grain, [&](int64_t lo, int64_t hi) {
       for (int64_t index = lo; index < hi; ++index) one(index);

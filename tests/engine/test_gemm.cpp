@@ -129,7 +129,7 @@ TEST_CASE("gemm f32: sizes spanning several cache blocks and partial tiles") {
     }
 }
 
-TEST_CASE("gemm: alpha, beta, padded leading dimensions, NaN in C with beta = 0") {
+TEST_CASE("gemm: alpha beta padded leading dimensions NaN in C with beta = 0") {
   for (bool ta : {false, true})
     for (bool tb : {false, true})
       for (double beta : {0.0, 1.0, 0.5})

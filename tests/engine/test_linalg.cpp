@@ -139,7 +139,7 @@ TEST_CASE("bmm forward") {
   check_close(bmm(a.transpose(1, 2).contiguous().transpose(1, 2), b), ref.values, 1e-12);
 }
 
-TEST_CASE("linear forward: bias, no bias, 1-D and 3-D inputs, transposed operands") {
+TEST_CASE("linear forward: bias no bias 1-D and 3-D inputs transposed operands") {
   const Tensor w = random_input({5, 4}, 37).detach(), bias = random_input({5}, 38).detach();
   const Tensor x3 = random_input({2, 3, 4}, 39).detach();
   CHECK(linear(x3, w, bias).shape() == Shape{2, 3, 5});
@@ -222,7 +222,7 @@ TEST_CASE("linear gradients only for the inputs that require them") {
   check_close(b.grad(), {3, 3});
 }
 
-TEST_CASE("matmul, bmm and linear argument errors name the op and the shapes") {
+TEST_CASE("matmul bmm and linear argument errors name the op and the shapes") {
   check_error([] { matmul(zeros({2, 3}), zeros({4, 5})); }, {"matmul", "[2, 3]", "[4, 5]", "inner"});
   check_error([] { matmul(zeros({3}), zeros({4})); }, {"matmul", "[3]", "[4]"});
   check_error([] { matmul(zeros({2, 3, 4}), zeros({3, 4, 5})); }, {"matmul", "[2, 3, 4]", "[3, 4, 5]", "batch"});

@@ -137,6 +137,7 @@ int main(int argc, char** argv) {
   };
 
   for (int64_t i = 0; i < warmup; ++i) step();
+  const size_t system_allocations_before = allocator_for(Device::cpu()).stats().system_allocations;
   std::vector<double> seconds;
   double loss = 0;
   for (int64_t i = 0; i < steps; ++i) {
@@ -151,9 +152,10 @@ int main(int argc, char** argv) {
   const MemoryStats memory = allocator_for(Device::cpu()).stats();
   std::printf("{\"model\": \"resnet18_cifar\", \"batch\": %lld, \"threads\": %lld, \"steps\": %lld, "
               "\"img_per_s\": %.2f, \"img_per_s_min\": %.2f, \"img_per_s_max\": %.2f, \"step_ms_median\": %.1f, "
-              "\"peak_rss_mib\": %.1f, \"peak_tensor_mib\": %.1f, \"final_loss\": %.4f}\n",
+              "\"peak_rss_mib\": %.1f, \"peak_tensor_mib\": %.1f, \"new_system_allocations_after_warmup\": %zu, "
+              "\"final_loss\": %.4f}\n",
               static_cast<long long>(batch), static_cast<long long>(threads), static_cast<long long>(steps),
               batch / median, batch / sorted.back(), batch / sorted.front(), median * 1e3, peak_rss_mib(),
-              memory.peak_bytes_in_use / 1048576.0, loss);
+              memory.peak_bytes_in_use / 1048576.0, memory.system_allocations - system_allocations_before, loss);
   return 0;
 }

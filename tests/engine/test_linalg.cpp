@@ -131,6 +131,15 @@ TEST_CASE("matmul forward: f32 through the packed kernel") {
   check_matmul(random_f32({65}, 33), random_f32({65, 300}, 34), 1e-4);
 }
 
+TEST_CASE("matmul and linear with empty dimensions") {
+  // K = 0: an empty sum, so zeros; M = 0 or an empty batch: empty results of the right shape.
+  check_close(matmul(ones({3, 0}), ones({0, 4})), std::vector<double>(12, 0.0));
+  CHECK(matmul(ones({0, 3}), ones({3, 4})).shape() == Shape{0, 4});
+  CHECK(matmul(ones({2, 0, 3, 4}), ones({4, 5})).shape() == Shape{2, 0, 3, 5});
+  CHECK(bmm(ones({0, 3, 4}), ones({0, 4, 5})).shape() == Shape{0, 3, 5});
+  check_close(linear(ones({2, 0}), ones({3, 0}), tensor({1, 2, 3})), {1, 2, 3, 1, 2, 3});
+}
+
 TEST_CASE("bmm forward") {
   const Tensor a = random_input({3, 4, 5}, 35).detach(), b = random_input({3, 5, 2}, 36).detach();
   const Reference ref = reference_matmul(a, b);

@@ -158,19 +158,22 @@ bool try_gemv(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alp
 
 #if defined(__AVX512F__)
 
-// ---- blocking for Zen 5 (48 KiB L1d, 1 MiB L2 per core), from the cache sizes; around these values
-// (KC 192-384, MC 168-504, NC 512-4096) tools/bench/gemm.cpp moved by less than its noise, ±3% ----
+// ---- blocking for Zen 5 (48 KiB L1d, 1 MiB L2 per core, large shared L3) ----
 // Micro-tile MR×NR = 14×32: 28 zmm accumulators + 2 for the B row + 1 broadcast of A = 31 of the 32
 // registers. Per k step: 2 loads of B, 14 broadcasts of A, 28 FMAs (14 cycles on two FMA pipes), so
 // loads never limit, and 28 independent accumulators hide the 4-cycle FMA latency.
 constexpr int64_t kMR = 14;
 constexpr int64_t kNR = 32;
-// KC: a B micro-panel (KC×NR floats = 32 KiB) fits L1 next to the streaming A micro-panel.
-constexpr int64_t kKC = 256;
-// MC: the packed A block (MC×KC floats = 336 KiB) sits in L2 with room for the B panels passing by.
-constexpr int64_t kMC = 336;
-// NC: the packed B block (KC×NC floats = 4 MiB) sits in L3.
-constexpr int64_t kNC = 4096;
+// KC: long, so that C is read and written once per 512 products and the write-back is amortized. The
+// B micro-panel (KC×NR floats = 64 KiB) then streams from L2 with the A micro-panels (28 KiB each): 184
+// bytes per 14 cycles, well within L2 bandwidth. Measured with tools/bench/gemm.cpp against KC = 256
+// (B micro-panel resident in L1): equal at 512³, 5-10% faster from 1024³ up and on the long-K shapes.
+constexpr int64_t kKC = 512;
+// MC: the packed A block (MC×KC floats = 336 KiB) stays in L2 while the B micro-panels pass by.
+constexpr int64_t kMC = 168;
+// NC: the packed B block (KC×NC floats = 2 MiB) sits in L3; 1024 measured 5-10% faster at 2048³ than
+// 4096 (and equal from 768 to 1536).
+constexpr int64_t kNC = 1024;
 // Rows of a row-major operand packed together when it is dealt out across panels (pack_a, pack_b).
 constexpr int64_t kPackRows = 8;
 // Slack after a packed A block for the overlapping 16-wide stores of its last panel (pack_a).

@@ -183,6 +183,19 @@ void check_output_size(const char* op, const Tensor& x, Pair size) {
   VIREO_CHECK(x.size(2) > 0 && x.size(3) > 0, op, ": the input ", describe(x), " has an empty image");
 }
 
+// The kernel and window settings conv2d and conv_transpose2d share (the latter as conv2d's adjoint).
+void set_window(Conv2dGeometry& g, const Tensor& weight, Pair stride, Pair padding, Pair dilation, int64_t groups) {
+  g.kernel_h = weight.size(2);
+  g.kernel_w = weight.size(3);
+  g.stride_h = stride[0];
+  g.stride_w = stride[1];
+  g.pad_h = padding[0];
+  g.pad_w = padding[1];
+  g.dilation_h = dilation[0];
+  g.dilation_w = dilation[1];
+  g.groups = groups;
+}
+
 }  // namespace
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Conv2dOptions options) {
@@ -207,15 +220,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Con
   g.in_height = x.size(2);
   g.in_width = x.size(3);
   g.out_channels = out_channels;
-  g.kernel_h = weight.size(2);
-  g.kernel_w = weight.size(3);
-  g.stride_h = options.stride[0];
-  g.stride_w = options.stride[1];
-  g.pad_h = options.padding[0];
-  g.pad_w = options.padding[1];
-  g.dilation_h = options.dilation[0];
-  g.dilation_w = options.dilation[1];
-  g.groups = options.groups;
+  set_window(g, weight, options.stride, options.padding, options.dilation, options.groups);
   g.out_height = window_output_size(g.in_height, g.kernel_h, g.stride_h, g.pad_h, g.dilation_h);
   g.out_width = window_output_size(g.in_width, g.kernel_w, g.stride_w, g.pad_w, g.dilation_w);
   VIREO_CHECK(g.kernel_h > 0 && g.kernel_w > 0 && g.out_height > 0 && g.out_width > 0, op, ": input ",
@@ -252,15 +257,7 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
   g.out_height = x.size(2);
   g.out_width = x.size(3);
   g.in_channels = out_channels;
-  g.kernel_h = weight.size(2);
-  g.kernel_w = weight.size(3);
-  g.stride_h = options.stride[0];
-  g.stride_w = options.stride[1];
-  g.pad_h = options.padding[0];
-  g.pad_w = options.padding[1];
-  g.dilation_h = options.dilation[0];
-  g.dilation_w = options.dilation[1];
-  g.groups = options.groups;
+  set_window(g, weight, options.stride, options.padding, options.dilation, options.groups);
   g.in_height = (g.out_height - 1) * g.stride_h - 2 * g.pad_h + g.dilation_h * (g.kernel_h - 1) +
                 options.output_padding[0] + 1;
   g.in_width = (g.out_width - 1) * g.stride_w - 2 * g.pad_w + g.dilation_w * (g.kernel_w - 1) +

@@ -58,6 +58,26 @@ void gemm_eigen(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T a
   else C.noalias() += alpha * A.transpose() * B.transpose();
 }
 
+// Eigen's product run in fixed-width column slabs of C, each single-threaded. Eigen's own threading splits
+// the work by the thread count, which changes the summation order; slabs of a fixed width make every
+// element's sum the same for any number of threads, as the packed kernel guarantees.
+template <class T>
+void gemm_eigen_deterministic(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                              int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc, const T* row_bias) {
+  static const bool single_threaded_eigen = (Eigen::setNbThreads(1), true);
+  (void)single_threaded_eigen;
+  constexpr int64_t kSlab = 256;
+  const int64_t slabs = (n + kSlab - 1) / kSlab;
+  parallel_for(0, slabs, std::max<int64_t>(1, (int64_t{1} << 21) / std::max<int64_t>(1, m * k * kSlab)),
+               [&](int64_t lo, int64_t hi) {
+                 for (int64_t slab = lo; slab < hi; ++slab) {
+                   const int64_t j0 = slab * kSlab, width = std::min(kSlab, n - j0);
+                   gemm_eigen(trans_a, trans_b, m, width, k, alpha, a, lda, trans_b ? b + j0 * ldb : b + j0, ldb,
+                              beta, c + j0, ldc, row_bias ? row_bias + j0 : nullptr);
+                 }
+               });
+}
+
 // A 64-byte aligned buffer that only grows: per-thread scratch (packed panels, gathered vectors) reused
 // across calls, so the steady state allocates nothing.
 class ScratchBuffer {
@@ -456,7 +476,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 #if defined(__AVX512F__)
   gemm_packed({trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, row_bias});
 #else
-  gemm_eigen(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, row_bias);
+  gemm_eigen_deterministic(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, row_bias);
 #endif
 }
 
@@ -465,7 +485,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double al
   if (m <= 0 || n <= 0) return;
   if (k <= 0) return scale_c(m, n, beta, c, ldc, row_bias);
   if (try_gemv(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, row_bias)) return;
-  gemm_eigen(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, row_bias);
+  gemm_eigen_deterministic(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, row_bias);
 }
 
 }  // namespace vireo::cpu

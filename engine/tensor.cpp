@@ -37,7 +37,6 @@ Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape
   Tensor host = Tensor::empty(shape, {.dtype = DType::f64});
   std::copy(values.begin(), values.end(), host.data<double>());
   Tensor out = host.to(options.dtype).to(options.device);
-  if (out.impl() == host.impl()) out = host;
   out.impl()->requires_grad = options.requires_grad;
   return out;
 }
@@ -203,10 +202,14 @@ void Tensor::remove_hook(int id) const {
 // ---- in-place updates ----
 
 namespace {
-void check_inplace(const char* op, const Tensor& self) {
+// In-place updates are not recorded by autograd, so under gradient recording they may touch neither a
+// tensor that requires grad nor read one (its gradient path would silently vanish).
+void check_inplace(const char* op, const Tensor& self, const Tensor& source = {}) {
   VIREO_CHECK(!(grad_enabled() && self.requires_grad()), op,
               ": in-place update of a tensor that requires grad (", describe(self),
               "); do it under NoGrad, or use the out-of-place op");
+  VIREO_CHECK(!(grad_enabled() && source.defined() && source.requires_grad()), op, ": the source ", describe(source),
+              " requires grad, but in-place updates are not recorded; use the out-of-place op, or NoGrad");
 }
 }  // namespace
 
@@ -218,7 +221,7 @@ Tensor& Tensor::fill_(double value) {
 }
 
 Tensor& Tensor::copy_(const Tensor& source) {
-  check_inplace("copy_", *this);
+  check_inplace("copy_", *this, source);
   VIREO_CHECK(source.device() == device() || source.device().is_cpu() || device().is_cpu(), "copy_: devices ",
               source.device(), " and ", device(), " differ");
   Tensor src = vireo::expand(source.detach(), shape());
@@ -235,7 +238,7 @@ Tensor& Tensor::copy_(const Tensor& source) {
 }
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
-  check_inplace("add_", *this);
+  check_inplace("add_", *this, other);
   Tensor sum = alpha == 1.0 ? vireo::add(detach(), other.detach()) : vireo::add(detach(), vireo::mul(other.detach(), alpha));
   kernels::copy(device(), sum, *this);
   storage()->bump_version();

@@ -129,6 +129,10 @@ TEST_CASE("in-place update of a tensor that requires grad is refused outside NoG
     x.add_(x, 1.0);
   }
   CHECK(x.version() == before + 1);
+  // Reading a tensor that requires grad into an in-place update would drop its gradient path silently.
+  Tensor target = zeros({1}, {.dtype = DType::f64});
+  check_error([&] { target.copy_(x); }, {"copy_", "source", "requires grad"});
+  check_error([&] { target.add_(x); }, {"add_", "source", "requires grad"});
 }
 
 TEST_CASE("anomaly mode names the first op that produced a non-finite value") {

@@ -4,6 +4,7 @@
 #include <numbers>
 
 #include "engine/cpu/strided.h"
+#include "engine/cpu/vector_exp.h"
 #include "engine/kernels/elementwise.h"
 
 namespace vireo::cpu {
@@ -92,7 +93,10 @@ struct UnaryMath {
   static constexpr T kInvSqrt2Pi = static_cast<T>(0.39894228040143267794);
   static constexpr T kSqrt2OverPi = static_cast<T>(0.79788456080286535588);
   static constexpr T kGeluCubic = static_cast<T>(0.044715);
-  static T sigmoid(T x) { return T(1) / (T(1) + std::exp(-x)); }
+  // exp_kernel: the vectorizable exp for f32 (≤ 2 ulp, engine/cpu/vector_exp.h), std::exp for f64 —
+  // glibc's expf is a scalar call that made exp/sigmoid/silu ten times the cost of relu.
+  static T exp(T x) { return exp_kernel(x); }
+  static T sigmoid(T x) { return T(1) / (T(1) + exp_kernel(-x)); }
 };
 
 template <class T>
@@ -101,7 +105,7 @@ void unary_typed(UnaryOp op, const Tensor& x, const Tensor& out, UnaryParams p) 
   const T a = static_cast<T>(p.a), b = static_cast<T>(p.b);
   switch (op) {
     case UnaryOp::neg: return map_unary<T>(x, out, [](T v) { return -v; });
-    case UnaryOp::exp: return map_unary<T>(x, out, [](T v) { return std::exp(v); });
+    case UnaryOp::exp: return map_unary<T>(x, out, [](T v) { return M::exp(v); });
     case UnaryOp::log: return map_unary<T>(x, out, [](T v) { return std::log(v); });
     case UnaryOp::sqrt: return map_unary<T>(x, out, [](T v) { return std::sqrt(v); });
     case UnaryOp::rsqrt: return map_unary<T>(x, out, [](T v) { return T(1) / std::sqrt(v); });
@@ -120,7 +124,7 @@ void unary_typed(UnaryOp op, const Tensor& x, const Tensor& out, UnaryParams p) 
     case UnaryOp::sigmoid: return map_unary<T>(x, out, [](T v) { return M::sigmoid(v); });
     case UnaryOp::tanh: return map_unary<T>(x, out, [](T v) { return std::tanh(v); });
     case UnaryOp::softplus:
-      return map_unary<T>(x, out, [a, b](T v) { return a * v > b ? v : std::log1p(std::exp(a * v)) / a; });
+      return map_unary<T>(x, out, [a, b](T v) { return a * v > b ? v : std::log1p(M::exp(a * v)) / a; });
     case UnaryOp::leaky_relu: return map_unary<T>(x, out, [a](T v) { return v > T(0) ? v : a * v; });
     case UnaryOp::clamp: return map_unary<T>(x, out, [a, b](T v) { return v < a ? a : (v > b ? b : v); });
     case UnaryOp::add_scalar: return map_unary<T>(x, out, [a](T v) { return v + a; });
@@ -138,19 +142,19 @@ void unary_backward_typed(UnaryOp op, const Tensor& x, const Tensor& g, const Te
   auto run = [&](auto derivative) { map_binary<T>(x, g, out, [derivative](T v, T gv) { return gv * derivative(v); }); };
   switch (op) {
     case UnaryOp::neg: return run([](T) { return T(-1); });
-    case UnaryOp::exp: return run([](T v) { return std::exp(v); });
+    case UnaryOp::exp: return run([](T v) { return M::exp(v); });
     case UnaryOp::log: return run([](T v) { return T(1) / v; });
     case UnaryOp::sqrt: return run([](T v) { return T(0.5) / std::sqrt(v); });
     case UnaryOp::rsqrt: return run([](T v) { return T(-0.5) / (v * std::sqrt(v)); });
     case UnaryOp::abs: return run([](T v) { return static_cast<T>((v > T(0)) - (v < T(0))); });
     case UnaryOp::sign: return run([](T) { return T(0); });
     case UnaryOp::square: return run([](T v) { return T(2) * v; });
-    case UnaryOp::erf: return run([](T v) { return T(2) * M::kInvSqrt2Pi * std::sqrt(T(2)) * std::exp(-v * v); });
+    case UnaryOp::erf: return run([](T v) { return T(2) * M::kInvSqrt2Pi * std::sqrt(T(2)) * M::exp(-v * v); });
     case UnaryOp::relu: return run([](T v) { return v > T(0) ? T(1) : T(0); });
     case UnaryOp::gelu:
       // d/dx x·Φ(x) = Φ(x) + x·φ(x)
       return run([](T v) {
-        return T(0.5) * (T(1) + std::erf(v * M::kInvSqrt2)) + v * M::kInvSqrt2Pi * std::exp(T(-0.5) * v * v);
+        return T(0.5) * (T(1) + std::erf(v * M::kInvSqrt2)) + v * M::kInvSqrt2Pi * M::exp(T(-0.5) * v * v);
       });
     case UnaryOp::gelu_tanh:
       return run([](T v) {

@@ -116,6 +116,11 @@ void check_error(Body&& body, std::initializer_list<const char*> fragments) {
   }
 }
 
+// An i64 index tensor of the given values and shape.
+inline Tensor indices(std::initializer_list<double> values, const Shape& shape) {
+  return Tensor::from_vector(std::vector<double>(values), shape, {.dtype = DType::i64});
+}
+
 // Runs `body` with OpenMP limited to `threads` threads and returns its result (determinism tests).
 template <class Body>
 auto with_threads(int threads, Body&& body) {

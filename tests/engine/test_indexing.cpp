@@ -5,6 +5,7 @@
 #include "gradcheck.h"
 
 using namespace vireo;
+using vireo::testing::indices;
 using vireo::testing::with_threads;
 using vireo::testing::check_close;
 using vireo::testing::check_error;
@@ -14,10 +15,6 @@ using vireo::testing::transposed_input;
 using Inputs = std::vector<Tensor>;
 
 namespace {
-
-Tensor indices(std::initializer_list<double> values, const Shape& shape) {
-  return Tensor::from_vector(std::vector<double>(values), shape, {.dtype = DType::i64});
-}
 
 // Row-major coordinates of flat position `flat` in `shape`.
 std::vector<int64_t> coordinates(int64_t flat, const Shape& shape) {

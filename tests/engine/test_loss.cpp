@@ -9,6 +9,7 @@
 #include "gradcheck.h"
 
 using namespace vireo;
+using vireo::testing::indices;
 using vireo::testing::with_threads;
 using vireo::testing::check_close;
 using vireo::testing::check_error;
@@ -18,10 +19,6 @@ using vireo::testing::transposed_input;
 using Inputs = std::vector<Tensor>;
 
 namespace {
-
-Tensor indices(std::initializer_list<double> values, const Shape& shape) {
-  return Tensor::from_vector(std::vector<double>(values), shape, {.dtype = DType::i64});
-}
 
 // log_softmax over dimension 1 of logits [N, C, S...] (S flattened), by plain loops: result[n][c][s].
 std::vector<double> reference_log_softmax(const Tensor& logits) {

@@ -8,6 +8,7 @@ packages=(
   libeigen3-dev                         # reference linear algebra (GEMM floor, tests)
   doctest-dev                           # test framework
   zlib1g-dev                            # gzipped IDX datasets
+  nlohmann-json3-dev                    # safetensors headers (JSON)
   dataset-fashion-mnist                 # the default recipe's data
 )
 

@@ -1,0 +1,168 @@
+// Normalization layers (engine/nn/normalization.h) over the engine's fused batch_norm / layer_norm /
+// group_norm ops; what the layers add is PyTorch's bookkeeping around them (modes, momentum schedules).
+#include "engine/nn/normalization.h"
+
+#include "engine/autograd.h"
+#include "engine/nn/init.h"
+#include "engine/nn/repr.h"
+#include "engine/ops/creation.h"
+#include "engine/ops/normalization.h"
+
+namespace vireo::nn {
+namespace {
+
+// counter += 1 for the i64 scalar num_batches_tracked; returns the new count. On the CPU the count is
+// bumped through its pointer, so a training step allocates nothing for it.
+int64_t count_batch(const Tensor& counter) {
+  NoGrad no_grad;
+  if (counter.device().is_cpu()) {
+    int64_t& count = *counter.data<int64_t>();
+    ++count;
+    counter.storage()->bump_version();
+    return count;
+  }
+  const int64_t count = static_cast<int64_t>(counter.item()) + 1;
+  Tensor target = counter;
+  target.fill_(static_cast<double>(count));
+  return count;
+}
+
+}  // namespace
+
+// ---- BatchNorm ----
+
+BatchNorm::BatchNorm(const char* layer, int64_t num_features, BatchNormOptions options)
+    : num_features(num_features), eps(options.eps), momentum(options.momentum), affine(options.affine),
+      track_running_stats(options.track_running_stats) {
+  VIREO_CHECK(num_features > 0, layer, ": num_features must be positive, got ", num_features);
+  VIREO_CHECK(eps > 0.0, layer, ": eps must be positive, got ", eps);
+  VIREO_CHECK(!momentum || (*momentum >= 0.0 && *momentum <= 1.0), layer, ": momentum must be in [0, 1], got ",
+              momentum.value_or(0.0));
+  if (affine) {
+    weight = register_parameter("weight", empty({num_features}));
+    bias = register_parameter("bias", empty({num_features}));
+  }
+  if (track_running_stats) {
+    running_mean = register_buffer("running_mean", zeros({num_features}));
+    running_var = register_buffer("running_var", ones({num_features}));
+    num_batches_tracked = register_buffer("num_batches_tracked", scalar_tensor(0, {.dtype = DType::i64}));
+  }
+  reset_parameters();
+}
+
+void BatchNorm::reset_running_stats() {
+  if (!track_running_stats) return;
+  init::zeros_(running_mean);
+  init::ones_(running_var);
+  init::zeros_(num_batches_tracked);
+}
+
+void BatchNorm::reset_parameters() {
+  reset_running_stats();
+  if (affine) {
+    init::ones_(weight);
+    init::zeros_(bias);
+  }
+}
+
+Tensor BatchNorm::forward(const Tensor& x) {
+  check_input(x);
+  double update_weight = momentum.value_or(0.0);
+  if (is_training() && track_running_stats) {
+    const int64_t batches = count_batch(num_batches_tracked);
+    if (!momentum) update_weight = 1.0 / static_cast<double>(batches);  // cumulative moving average
+  }
+  // Without running statistics there is nothing else to normalize with, so evaluation uses the batch's.
+  const bool use_batch_statistics = is_training() || !track_running_stats;
+  return batch_norm(x, running_mean, running_var, weight, bias, use_batch_statistics, update_weight, eps);
+}
+
+std::string BatchNorm::extra_repr() const {
+  return std::to_string(num_features) + ", eps=" + repr_float(eps) +
+         ", momentum=" + (momentum ? repr_float(*momentum) : std::string("None")) + ", affine=" + repr_bool(affine) +
+         ", track_running_stats=" + repr_bool(track_running_stats);
+}
+
+BatchNorm1d::BatchNorm1d(int64_t num_features, BatchNormOptions options)
+    : BatchNorm("BatchNorm1d", num_features, options) {}
+
+void BatchNorm1d::check_input(const Tensor& x) const {
+  VIREO_CHECK(x.defined() && (x.dim() == 2 || x.dim() == 3) && x.size(1) == num_features,
+              "BatchNorm1d: expects an input [N, ", num_features, "] or [N, ", num_features, ", L], got ",
+              describe(x));
+}
+
+BatchNorm2d::BatchNorm2d(int64_t num_features, BatchNormOptions options)
+    : BatchNorm("BatchNorm2d", num_features, options) {}
+
+void BatchNorm2d::check_input(const Tensor& x) const {
+  VIREO_CHECK(x.defined() && x.dim() == 4 && x.size(1) == num_features, "BatchNorm2d: expects an input [N, ",
+              num_features, ", H, W], got ", describe(x));
+}
+
+// ---- LayerNorm ----
+
+LayerNorm::LayerNorm(int64_t normalized_size, LayerNormOptions options)
+    : LayerNorm(Shape{normalized_size}, options) {}
+
+LayerNorm::LayerNorm(Shape normalized_shape, LayerNormOptions options)
+    : normalized_shape(std::move(normalized_shape)), eps(options.eps), elementwise_affine(options.elementwise_affine) {
+  VIREO_CHECK(!this->normalized_shape.empty(), "LayerNorm: normalized_shape is empty");
+  for (int64_t extent : this->normalized_shape)
+    VIREO_CHECK(extent > 0, "LayerNorm: normalized_shape ", this->normalized_shape, " has a non-positive extent");
+  if (elementwise_affine) {
+    weight = register_parameter("weight", empty(this->normalized_shape));
+    if (options.bias) bias = register_parameter("bias", empty(this->normalized_shape));
+  }
+  reset_parameters();
+}
+
+void LayerNorm::reset_parameters() {
+  if (weight.defined()) init::ones_(weight);
+  if (bias.defined()) init::zeros_(bias);
+}
+
+Tensor LayerNorm::forward(const Tensor& x) {
+  const int64_t trailing = static_cast<int64_t>(normalized_shape.size());
+  VIREO_CHECK(x.defined() && x.dim() >= trailing &&
+                  Shape(x.shape().end() - trailing, x.shape().end()) == normalized_shape,
+              "LayerNorm: expects an input whose trailing shape is ", normalized_shape, ", got ", describe(x));
+  return layer_norm(x, normalized_shape, weight, bias, eps);
+}
+
+std::string LayerNorm::extra_repr() const {
+  return repr_tuple(normalized_shape) + ", eps=" + repr_float(eps) +
+         ", elementwise_affine=" + repr_bool(elementwise_affine);
+}
+
+// ---- GroupNorm ----
+
+GroupNorm::GroupNorm(int64_t num_groups, int64_t num_channels, GroupNormOptions options)
+    : num_groups(num_groups), num_channels(num_channels), eps(options.eps), affine(options.affine) {
+  VIREO_CHECK(num_groups > 0 && num_channels > 0 && num_channels % num_groups == 0, "GroupNorm: num_channels ",
+              num_channels, " must be a positive multiple of num_groups ", num_groups);
+  if (affine) {
+    weight = register_parameter("weight", empty({num_channels}));
+    bias = register_parameter("bias", empty({num_channels}));
+  }
+  reset_parameters();
+}
+
+void GroupNorm::reset_parameters() {
+  if (!affine) return;
+  init::ones_(weight);
+  init::zeros_(bias);
+}
+
+Tensor GroupNorm::forward(const Tensor& x) {
+  VIREO_CHECK(x.defined() && x.dim() >= 2 && x.size(1) == num_channels, "GroupNorm: expects an input [N, ",
+              num_channels, ", ...], got ", describe(x));
+  return group_norm(x, num_groups, weight, bias, eps);
+}
+
+std::string GroupNorm::extra_repr() const {
+  return std::to_string(num_groups) + ", " + std::to_string(num_channels) + ", eps=" + repr_float(eps) +
+         ", affine=" + repr_bool(affine);
+}
+
+}  // namespace vireo::nn

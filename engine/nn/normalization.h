@@ -1,0 +1,107 @@
+// Normalization layers: BatchNorm1d / BatchNorm2d, LayerNorm, GroupNorm — torch.nn's, with the same
+// parameter and buffer names (weight, bias, running_mean, running_var, num_batches_tracked).
+#pragma once
+
+#include <optional>
+
+#include "engine/nn/module.h"
+
+namespace vireo::nn {
+
+struct BatchNormOptions {
+  double eps = 1e-5;
+  // Weight of the new batch in the running statistics; nullopt: a cumulative moving average (the weight of
+  // batch t is 1/t), as PyTorch's momentum=None.
+  std::optional<double> momentum = 0.1;
+  bool affine = true;
+  bool track_running_stats = true;
+};
+
+// PyTorch's _BatchNorm, shared by the 1d and 2d layers, which differ only in the input ranks they accept.
+//
+// Training: normalize with the batch's mean and biased variance and, when tracking, update
+//   running = (1 − m)·running + m·batch   (unbiased batch variance; m = momentum or 1/num_batches_tracked).
+// Evaluation: normalize with the running statistics when tracking, with the batch's otherwise.
+class BatchNorm : public Module {
+ public:
+  using Module::forward;
+  Tensor forward(const Tensor& x) override;
+  void reset_parameters() override;  // running stats to (0, 1, 0 batches), weight 1, bias 0
+  void reset_running_stats();
+  std::string extra_repr() const override;
+
+  const int64_t num_features;
+  const double eps;
+  const std::optional<double> momentum;
+  const bool affine, track_running_stats;
+  Tensor weight, bias;                                       // [C], when affine
+  Tensor running_mean, running_var, num_batches_tracked;  // [C], [C], i64 scalar, when tracking
+
+ protected:
+  BatchNorm(const char* layer, int64_t num_features, BatchNormOptions options);
+  virtual void check_input(const Tensor& x) const = 0;
+};
+
+// Over [N, C] or [N, C, L].
+class BatchNorm1d : public BatchNorm {
+ public:
+  explicit BatchNorm1d(int64_t num_features, BatchNormOptions options = {});
+
+ protected:
+  void check_input(const Tensor& x) const override;
+};
+
+// Over [N, C, H, W].
+class BatchNorm2d : public BatchNorm {
+ public:
+  explicit BatchNorm2d(int64_t num_features, BatchNormOptions options = {});
+
+ protected:
+  void check_input(const Tensor& x) const override;
+};
+
+struct LayerNormOptions {
+  double eps = 1e-5;
+  bool elementwise_affine = true;
+  bool bias = true;  // only with elementwise_affine
+};
+
+// Normalizes over the trailing dimensions `normalized_shape`: y = (x − mean)/√(var + eps)·weight + bias.
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(int64_t normalized_size, LayerNormOptions options = {});
+  explicit LayerNorm(Shape normalized_shape, LayerNormOptions options = {});
+
+  using Module::forward;
+  Tensor forward(const Tensor& x) override;
+  void reset_parameters() override;
+  std::string extra_repr() const override;
+
+  const Shape normalized_shape;
+  const double eps;
+  const bool elementwise_affine;
+  Tensor weight, bias;
+};
+
+struct GroupNormOptions {
+  double eps = 1e-5;
+  bool affine = true;
+};
+
+// Normalizes each of `num_groups` channel groups of each sample over its channels and positions.
+class GroupNorm : public Module {
+ public:
+  GroupNorm(int64_t num_groups, int64_t num_channels, GroupNormOptions options = {});
+
+  using Module::forward;
+  Tensor forward(const Tensor& x) override;
+  void reset_parameters() override;
+  std::string extra_repr() const override;
+
+  const int64_t num_groups, num_channels;
+  const double eps;
+  const bool affine;
+  Tensor weight, bias;
+};
+
+}  // namespace vireo::nn

@@ -3,9 +3,11 @@
 //   Tensor, autograd and every op      engine/tensor.h, engine/autograd.h, engine/ops.h
 //   random numbers and seeding         engine/random.h
 //   named state (modules, optimizers)  engine/state_dict.h
+//   modules, layers, hooks, init       engine/nn.h
 #pragma once
 
 #include "engine/autograd.h"
+#include "engine/nn.h"
 #include "engine/ops.h"
 #include "engine/random.h"
 #include "engine/state_dict.h"

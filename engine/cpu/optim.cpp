@@ -6,6 +6,10 @@
 // Norms (LARS trust ratios, gradient clipping) are sums over many elements. To make them independent of the
 // thread count, a tensor is cut into chunks whose size depends only on its length, each chunk is summed
 // on its own (in parallel), and the chunk sums are added in chunk order.
+//
+// Every loop is a function of its own that receives the data pointers and scalars by value: a loop inside
+// a lambda that reads them through its captures makes the compiler reload them after each store (they
+// might alias), which turned the reductions into gathers, several times slower.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -48,38 +52,46 @@ Partial reduce_in_fixed_chunks(int64_t n, Partial identity, ReduceRange reduce_r
 // ---- SGD ----
 
 template <class T>
+void sgd_range(T* p, const T* g, int64_t lo, int64_t hi, T lr, T weight_decay, bool decay, bool maximize) {
+#pragma omp simd
+  for (int64_t i = lo; i < hi; ++i) {
+    T d = maximize ? -g[i] : g[i];
+    if (decay) d = d + weight_decay * p[i];
+    p[i] = p[i] + -lr * d;
+  }
+}
+
+template <class T>
+void sgd_momentum_range(T* p, const T* g, T* buf, int64_t lo, int64_t hi, T lr, T weight_decay, T momentum, T keep,
+                        bool decay, bool maximize, bool nesterov, bool first_step) {
+#pragma omp simd
+  for (int64_t i = lo; i < hi; ++i) {
+    T d = maximize ? -g[i] : g[i];
+    if (decay) d = d + weight_decay * p[i];
+    const T b = first_step ? d : buf[i] * momentum + keep * d;
+    buf[i] = b;
+    d = nesterov ? d + momentum * b : b;
+    p[i] = p[i] + -lr * d;
+  }
+}
+
+template <class T>
 void sgd_update_typed(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, const SgdUpdate& u) {
   T* p = param.data<T>();
   const T* g = grad.data<T>();
-  const int64_t n = param.numel();
   const T lr = static_cast<T>(u.lr), weight_decay = static_cast<T>(u.weight_decay);
-  const bool maximize = u.maximize, decay = u.weight_decay != 0.0;
-
+  const bool decay = u.weight_decay != 0.0, maximize = u.maximize;
   if (u.momentum == 0.0) {
-    parallel_for(0, n, kUpdateGrain, [&](int64_t lo, int64_t hi) {
-#pragma omp simd
-      for (int64_t i = lo; i < hi; ++i) {
-        T d = maximize ? -g[i] : g[i];
-        if (decay) d = d + weight_decay * p[i];
-        p[i] = p[i] + -lr * d;
-      }
+    parallel_for(0, param.numel(), kUpdateGrain, [=](int64_t lo, int64_t hi) {
+      sgd_range(p, g, lo, hi, lr, weight_decay, decay, maximize);
     });
     return;
   }
-
   T* buf = momentum_buffer.data<T>();
   const T momentum = static_cast<T>(u.momentum), keep = static_cast<T>(1.0 - u.dampening);
   const bool nesterov = u.nesterov, first_step = u.first_step;
-  parallel_for(0, n, kUpdateGrain, [&](int64_t lo, int64_t hi) {
-#pragma omp simd
-    for (int64_t i = lo; i < hi; ++i) {
-      T d = maximize ? -g[i] : g[i];
-      if (decay) d = d + weight_decay * p[i];
-      const T b = first_step ? d : buf[i] * momentum + keep * d;
-      buf[i] = b;
-      d = nesterov ? d + momentum * b : b;
-      p[i] = p[i] + -lr * d;
-    }
+  parallel_for(0, param.numel(), kUpdateGrain, [=](int64_t lo, int64_t hi) {
+    sgd_momentum_range(p, g, buf, lo, hi, lr, weight_decay, momentum, keep, decay, maximize, nesterov, first_step);
   });
 }
 
@@ -105,30 +117,25 @@ struct AdamScalars {
 };
 
 template <class T, bool kAmsgrad>
-void adam_loop(T* p, const T* g, T* m, T* v, T* v_max, int64_t n, const AdamScalars<T>& scalars) {
-  parallel_for(0, n, kUpdateGrain, [&](int64_t lo, int64_t hi) {
-    // A local copy: the compiler can see that no store into p, m or v changes it, keeps it in registers,
-    // and vectorizes the loop.
-    const AdamScalars<T> s = scalars;
+void adam_range(T* p, const T* g, T* m, T* v, T* v_max, int64_t lo, int64_t hi, const AdamScalars<T> s) {
 #pragma omp simd
-    for (int64_t i = lo; i < hi; ++i) {
-      T gi = s.maximize ? -g[i] : g[i];
-      T pi = p[i];
-      if (s.decoupled) pi = pi * s.decay_factor;
-      if (s.coupled) gi = gi + s.weight_decay * pi;
-      const T mi = lerp(m[i], gi, s.average_weight, s.average_weight_is_small);
-      const T vi = v[i] * s.beta2 + s.one_minus_beta2 * gi * gi;
-      m[i] = mi;
-      v[i] = vi;
-      T second = vi;
-      if constexpr (kAmsgrad) {
-        second = (vi > v_max[i] || vi != vi) ? vi : v_max[i];  // torch.maximum: NaN wins
-        v_max[i] = second;
-      }
-      const T denom = std::sqrt(second) / s.bias_correction2_sqrt + s.eps;
-      p[i] = pi + s.minus_step_size * (mi / denom);
+  for (int64_t i = lo; i < hi; ++i) {
+    T gi = s.maximize ? -g[i] : g[i];
+    T pi = p[i];
+    if (s.decoupled) pi = pi * s.decay_factor;
+    if (s.coupled) gi = gi + s.weight_decay * pi;
+    const T mi = lerp(m[i], gi, s.average_weight, s.average_weight_is_small);
+    const T vi = v[i] * s.beta2 + s.one_minus_beta2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    T second = vi;
+    if constexpr (kAmsgrad) {
+      second = (vi > v_max[i] || vi != vi) ? vi : v_max[i];  // torch.maximum: NaN wins
+      v_max[i] = second;
     }
-  });
+    const T denom = std::sqrt(second) / s.bias_correction2_sqrt + s.eps;
+    p[i] = pi + s.minus_step_size * (mi / denom);
+  }
 }
 
 template <class T>
@@ -151,8 +158,16 @@ void adam_update_typed(const Tensor& param, const Tensor& grad, const Tensor& ex
   const T* g = grad.data<T>();
   T* m = exp_avg.data<T>();
   T* v = exp_avg_sq.data<T>();
-  if (u.amsgrad) adam_loop<T, true>(p, g, m, v, max_exp_avg_sq.data<T>(), param.numel(), scalars);
-  else adam_loop<T, false>(p, g, m, v, nullptr, param.numel(), scalars);
+  if (u.amsgrad) {
+    T* v_max = max_exp_avg_sq.data<T>();
+    parallel_for(0, param.numel(), kUpdateGrain, [=](int64_t lo, int64_t hi) {
+      adam_range<T, true>(p, g, m, v, v_max, lo, hi, scalars);
+    });
+  } else {
+    parallel_for(0, param.numel(), kUpdateGrain, [=](int64_t lo, int64_t hi) {
+      adam_range<T, false>(p, g, m, v, nullptr, lo, hi, scalars);
+    });
+  }
 }
 
 void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
@@ -171,6 +186,30 @@ struct SquaredNorms {
   double update = 0.0;
 };
 
+// ‖p‖² and ‖d‖² over [lo, hi), d = g + weight_decay·p computed in T exactly as the update computes it.
+template <class T>
+SquaredNorms lars_squared_norms(const T* p, const T* g, T weight_decay, int64_t lo, int64_t hi) {
+  double pp = 0.0, dd = 0.0;
+#pragma omp simd reduction(+ : pp, dd)
+  for (int64_t i = lo; i < hi; ++i) {
+    const double pi = p[i], di = g[i] + weight_decay * p[i];
+    pp += pi * pi;
+    dd += di * di;
+  }
+  return SquaredNorms{pp, dd};
+}
+
+template <class T>
+void lars_range(T* p, const T* g, T* buf, int64_t lo, int64_t hi, T lr, T weight_decay, T momentum, T ratio) {
+#pragma omp simd
+  for (int64_t i = lo; i < hi; ++i) {
+    const T d = (g[i] + weight_decay * p[i]) * ratio;
+    const T b = momentum * buf[i] + d;
+    buf[i] = b;
+    p[i] = p[i] - lr * b;
+  }
+}
+
 template <class T>
 void lars_update_typed(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, const LarsUpdate& u,
                        double& trust_ratio) {
@@ -182,33 +221,17 @@ void lars_update_typed(const Tensor& param, const Tensor& grad, const Tensor& mo
 
   trust_ratio = 1.0;
   if (u.adapt) {
-    // ‖p‖² and ‖d‖², d = g + weight_decay·p computed in T exactly as the update pass computes it.
     const SquaredNorms norms = reduce_in_fixed_chunks(
         n, SquaredNorms{},
-        [&](int64_t lo, int64_t hi) {
-          double pp = 0.0, dd = 0.0;
-#pragma omp simd reduction(+ : pp, dd)
-          for (int64_t i = lo; i < hi; ++i) {
-            const double pi = p[i], di = g[i] + weight_decay * p[i];
-            pp += pi * pi;
-            dd += di * di;
-          }
-          return SquaredNorms{pp, dd};
-        },
+        [=](int64_t lo, int64_t hi) { return lars_squared_norms(p, g, weight_decay, lo, hi); },
         [](SquaredNorms a, SquaredNorms b) { return SquaredNorms{a.param + b.param, a.update + b.update}; });
     const double param_norm = std::sqrt(norms.param), update_norm = std::sqrt(norms.update);
     if (param_norm > 0.0 && update_norm > 0.0) trust_ratio = u.trust_coefficient * param_norm / (update_norm + u.eps);
   }
 
   const T ratio = static_cast<T>(trust_ratio), momentum = static_cast<T>(u.momentum), lr = static_cast<T>(u.lr);
-  parallel_for(0, n, kUpdateGrain, [&](int64_t lo, int64_t hi) {
-#pragma omp simd
-    for (int64_t i = lo; i < hi; ++i) {
-      const T d = (g[i] + weight_decay * p[i]) * ratio;
-      const T b = momentum * buf[i] + d;
-      buf[i] = b;
-      p[i] = p[i] - lr * b;
-    }
+  parallel_for(0, n, kUpdateGrain, [=](int64_t lo, int64_t hi) {
+    lars_range(p, g, buf, lo, hi, lr, weight_decay, momentum, ratio);
   });
 }
 
@@ -228,61 +251,59 @@ struct MaxAbs {
 };
 
 template <class T>
+MaxAbs largest_magnitude(const T* x, int64_t lo, int64_t hi) {
+  double value = 0.0;
+  int nan = 0;
+#pragma omp simd reduction(max : value) reduction(| : nan)
+  for (int64_t i = lo; i < hi; ++i) {
+    const double a = std::abs(static_cast<double>(x[i]));
+    value = std::max(value, a);
+    nan |= a != a;
+  }
+  return MaxAbs{value, nan != 0};
+}
+
+template <class T>
+double sum_of_squares(const T* x, int64_t lo, int64_t hi) {
+  double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t i = lo; i < hi; ++i) sum += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+  return sum;
+}
+
+template <class T>
+double sum_of_magnitudes(const T* x, int64_t lo, int64_t hi) {
+  double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t i = lo; i < hi; ++i) sum += std::abs(static_cast<double>(x[i]));
+  return sum;
+}
+
+template <class T>
+double sum_of_powers(const T* x, int64_t lo, int64_t hi, double power) {
+  double sum = 0.0;
+  for (int64_t i = lo; i < hi; ++i) sum += std::pow(std::abs(static_cast<double>(x[i])), power);
+  return sum;
+}
+
+template <class T>
 void norm_power_sum_typed(const Tensor& x, double norm_type, double& result) {
   const T* xp = x.data<T>();
   const int64_t n = x.numel();
   auto add = [](double a, double b) { return a + b; };
-
   if (std::isinf(norm_type)) {
     const MaxAbs largest = reduce_in_fixed_chunks(
-        n, MaxAbs{},
-        [&](int64_t lo, int64_t hi) {
-          double value = 0.0;
-          int nan = 0;
-#pragma omp simd reduction(max : value) reduction(| : nan)
-          for (int64_t i = lo; i < hi; ++i) {
-            const double a = std::abs(static_cast<double>(xp[i]));
-            value = std::max(value, a);
-            nan |= a != a;
-          }
-          return MaxAbs{value, nan != 0};
-        },
+        n, MaxAbs{}, [=](int64_t lo, int64_t hi) { return largest_magnitude(xp, lo, hi); },
         [](MaxAbs a, MaxAbs b) { return MaxAbs{std::max(a.value, b.value), a.saw_nan || b.saw_nan}; });
     result = largest.saw_nan ? std::numeric_limits<double>::quiet_NaN() : largest.value;
-    return;
-  }
-  if (norm_type == 2.0) {
+  } else if (norm_type == 2.0) {
+    result = reduce_in_fixed_chunks(n, 0.0, [=](int64_t lo, int64_t hi) { return sum_of_squares(xp, lo, hi); }, add);
+  } else if (norm_type == 1.0) {
+    result = reduce_in_fixed_chunks(n, 0.0, [=](int64_t lo, int64_t hi) { return sum_of_magnitudes(xp, lo, hi); }, add);
+  } else {
     result = reduce_in_fixed_chunks(
-        n, 0.0,
-        [&](int64_t lo, int64_t hi) {
-          double sum = 0.0;
-#pragma omp simd reduction(+ : sum)
-          for (int64_t i = lo; i < hi; ++i) sum += static_cast<double>(xp[i]) * static_cast<double>(xp[i]);
-          return sum;
-        },
-        add);
-    return;
+        n, 0.0, [=](int64_t lo, int64_t hi) { return sum_of_powers(xp, lo, hi, norm_type); }, add);
   }
-  if (norm_type == 1.0) {
-    result = reduce_in_fixed_chunks(
-        n, 0.0,
-        [&](int64_t lo, int64_t hi) {
-          double sum = 0.0;
-#pragma omp simd reduction(+ : sum)
-          for (int64_t i = lo; i < hi; ++i) sum += std::abs(static_cast<double>(xp[i]));
-          return sum;
-        },
-        add);
-    return;
-  }
-  result = reduce_in_fixed_chunks(
-      n, 0.0,
-      [&](int64_t lo, int64_t hi) {
-        double sum = 0.0;
-        for (int64_t i = lo; i < hi; ++i) sum += std::pow(std::abs(static_cast<double>(xp[i])), norm_type);
-        return sum;
-      },
-      add);
 }
 
 void norm_power_sum(const Tensor& x, double norm_type, double& result) {
@@ -292,13 +313,16 @@ void norm_power_sum(const Tensor& x, double norm_type, double& result) {
 }
 
 template <class T>
+void scale_range(T* x, int64_t lo, int64_t hi, T factor) {
+#pragma omp simd
+  for (int64_t i = lo; i < hi; ++i) x[i] = x[i] * factor;
+}
+
+template <class T>
 void scale_in_place_typed(const Tensor& x, double factor) {
   T* xp = x.data<T>();
   const T f = static_cast<T>(factor);
-  parallel_for(0, x.numel(), kUpdateGrain, [&](int64_t lo, int64_t hi) {
-#pragma omp simd
-    for (int64_t i = lo; i < hi; ++i) xp[i] = xp[i] * f;
-  });
+  parallel_for(0, x.numel(), kUpdateGrain, [=](int64_t lo, int64_t hi) { scale_range(xp, lo, hi, f); });
 }
 
 void scale_in_place(const Tensor& x, double factor) {

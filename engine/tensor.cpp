@@ -97,7 +97,8 @@ std::string Tensor::str() const {
   // Recursive printer over dimensions, summarizing long ones with "...".
   auto print = [&](auto&& self, size_t d, int64_t base) -> void {
     if (d == s.size()) {
-      if (dtype() == DType::i64) os << static_cast<int64_t>(values[base]);
+      if (dtype() == DType::boolean) os << (values[base] != 0.0 ? "True" : "False");
+      else if (!is_floating(dtype())) os << static_cast<int64_t>(values[base]);
       else os << values[base];
       return;
     }

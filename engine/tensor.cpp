@@ -54,6 +54,7 @@ int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim("size", d, dim()
 bool Tensor::is_contiguous() const {
   const Shape& s = shape();
   const Shape& st = strides();
+  if (vireo::numel(s) == 0) return true;  // no elements, nothing out of place (as torch)
   int64_t expected = 1;
   for (size_t i = s.size(); i-- > 0;) {
     if (s[i] == 1) continue;

@@ -137,6 +137,7 @@ Json parse_json(std::string_view text, const std::string& where) {
     } else if (event == Json::parse_event_t::key) {
       const auto& key = parsed.get_ref<const std::string&>();
       if (!open_objects.back().insert(key).second) {
+        if (open_objects.size() == 1 && key == kMetadataKey) fail(where, "\"", key, "\" appears twice in the header");
         if (open_objects.size() == 1) fail(where, "duplicate tensor name \"", key, "\" in the header");
         fail(where, "duplicate key \"", key, "\" inside one entry of the header");
       }

@@ -59,7 +59,9 @@ std::string_view safetensors_dtype_name(DType dtype);
 // A validated view of one safetensors file, memory-mapped: opening it reads and checks only the header, and
 // load(name) copies one tensor out of the mapping, so a single tensor of a large checkpoint costs only its
 // own bytes. Every fault in a file is refused at construction with a vireo::Error naming the path and the
-// fault. Copies of a reader share the mapping.
+// fault. Copies of a reader share the mapping, which shows the file as it was when opened: an atomic save
+// over it (a rename) leaves the mapping intact, but truncating the file in place while it is mapped would
+// make reads fault (SIGBUS), as with any memory-mapped file.
 class SafetensorsReader {
  public:
   explicit SafetensorsReader(const std::string& path);

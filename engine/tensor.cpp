@@ -54,6 +54,7 @@ int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim("size", d, dim()
 bool Tensor::is_contiguous() const {
   const Shape& s = shape();
   const Shape& st = strides();
+  if (vireo::numel(s) == 0) return true;  // no elements, nothing out of place (as torch)
   int64_t expected = 1;
   for (size_t i = s.size(); i-- > 0;) {
     if (s[i] == 1) continue;
@@ -97,7 +98,8 @@ std::string Tensor::str() const {
   // Recursive printer over dimensions, summarizing long ones with "...".
   auto print = [&](auto&& self, size_t d, int64_t base) -> void {
     if (d == s.size()) {
-      if (dtype() == DType::i64) os << static_cast<int64_t>(values[base]);
+      if (dtype() == DType::boolean) os << (values[base] != 0.0 ? "True" : "False");
+      else if (!is_floating(dtype())) os << static_cast<int64_t>(values[base]);
       else os << values[base];
       return;
     }

@@ -10,6 +10,7 @@
 #include <limits>
 #include <vector>
 
+#include "engine/cpu/dtype_support.h"
 #include "engine/cpu/gemm.h"
 #include "engine/cpu/parallel.h"
 #include "engine/cpu/vector_exp.h"
@@ -244,7 +245,7 @@ void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const 
   switch (q.dtype()) {
     case DType::f32: return attention_forward_typed<float>(q, k, v, mask, causal, scale, out, logsumexp);
     case DType::f64: return attention_forward_typed<double>(q, k, v, mask, causal, scale, out, logsumexp);
-    default: fail("attention_forward: ", q.dtype(), " is not a floating dtype");
+    default: refuse_dtype("attention_forward", q.dtype());
   }
 }
 
@@ -258,7 +259,7 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const
     case DType::f64:
       return attention_backward_typed<double>(q, k, v, mask, causal, scale, out, logsumexp, grad_out, grad_q, grad_k,
                                               grad_v);
-    default: fail("attention_backward: ", q.dtype(), " is not a floating dtype");
+    default: refuse_dtype("attention_backward", q.dtype());
   }
 }
 

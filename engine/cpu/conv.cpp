@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "engine/cpu/dtype_support.h"
 #include "engine/cpu/gemm.h"
 #include "engine/cpu/parallel.h"
 #include "engine/kernels/conv.h"
@@ -282,19 +283,19 @@ void weight_grad_typed(const Conv2dGeometry& g, const Tensor& image, const Tenso
 
 void conv2d_forward(const Conv2dGeometry& g, const Tensor& image, const Tensor& weight, const Tensor& bias,
                     const Tensor& response) {
-  if (image.dtype() == DType::f64) forward_typed<double>(g, image, weight, bias, response);
-  else forward_typed<float>(g, image, weight, bias, response);
+  dispatch_floating(__func__, image.dtype(),
+                    [&](auto tag) { forward_typed<decltype(tag)>(g, image, weight, bias, response); });
 }
 
 void conv2d_input_grad(const Conv2dGeometry& g, const Tensor& response, const Tensor& weight, const Tensor& bias,
                        const Tensor& image) {
-  if (image.dtype() == DType::f64) input_grad_typed<double>(g, response, weight, bias, image);
-  else input_grad_typed<float>(g, response, weight, bias, image);
+  dispatch_floating(__func__, image.dtype(),
+                    [&](auto tag) { input_grad_typed<decltype(tag)>(g, response, weight, bias, image); });
 }
 
 void conv2d_weight_grad(const Conv2dGeometry& g, const Tensor& image, const Tensor& response, const Tensor& weight) {
-  if (image.dtype() == DType::f64) weight_grad_typed<double>(g, image, response, weight);
-  else weight_grad_typed<float>(g, image, response, weight);
+  dispatch_floating(__func__, image.dtype(),
+                    [&](auto tag) { weight_grad_typed<decltype(tag)>(g, image, response, weight); });
 }
 
 }  // namespace

@@ -2,13 +2,59 @@
 #include <cmath>
 #include <cstring>
 #include <numbers>
+#include <type_traits>
 
+#include "engine/cpu/dtype_support.h"
 #include "engine/cpu/strided.h"
 #include "engine/kernels/copy.h"
 #include "engine/kernels/random.h"
 
 namespace vireo::cpu {
 namespace {
+
+template <class T>
+constexpr bool is_float16 = std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>;
+
+// One element converted to another type, as torch converts:
+//   floating → integer truncates toward zero (through i64, so that narrower integers wrap rather than
+//   invoke undefined behaviour); anything → bool is "nonzero" (NaN is true); → f16/bf16 rounds to nearest
+//   even, exactly once from any source (engine/float16.h rounds wide sources to odd first).
+template <class Dst, class Src>
+inline Dst convert(Src value) {
+  if constexpr (std::is_same_v<Src, Dst>) {
+    return value;
+  } else if constexpr (is_float16<Src>) {
+    return convert<Dst>(to_float(value));  // every f16 and bf16 value is exact in f32
+  } else if constexpr (std::is_same_v<Dst, bool>) {
+    return value != Src(0);
+  } else if constexpr (is_float16<Dst>) {
+    float narrowed;
+    if constexpr (std::is_same_v<Src, float>) narrowed = value;
+    else if constexpr (std::is_same_v<Src, double>) narrowed = float_rounded_to_odd(value);
+    else narrowed = float_rounded_to_odd(static_cast<int64_t>(value));
+    if constexpr (std::is_same_v<Dst, Half>) return half_from_float(narrowed);
+    else return bfloat16_from_float(narrowed);
+  } else if constexpr (std::is_integral_v<Dst> && std::is_floating_point_v<Src>) {
+    return static_cast<Dst>(static_cast<int64_t>(value));
+  } else {
+    return static_cast<Dst>(value);
+  }
+}
+
+// Runs body(T{}) with T the element type of `dtype`; copy and fill handle every dtype.
+template <class Body>
+void visit_every_dtype(DType dtype, Body&& body) {
+  switch (dtype) {
+    case DType::f32: return body(float{});
+    case DType::f64: return body(double{});
+    case DType::i64: return body(int64_t{});
+    case DType::f16: return body(Half{});
+    case DType::bf16: return body(BFloat16{});
+    case DType::i32: return body(int32_t{});
+    case DType::u8: return body(uint8_t{});
+    case DType::boolean: return body(bool{});
+  }
+}
 
 template <class Src, class Dst>
 void copy_typed(const Tensor& src, const Tensor& dst) {
@@ -20,7 +66,7 @@ void copy_typed(const Tensor& src, const Tensor& dst) {
       parallel_for(0, n, 1 << 16, [&](int64_t lo, int64_t hi) { std::memcpy(d + lo, s + lo, (hi - lo) * sizeof(Dst)); });
     } else {
       parallel_for(0, n, 1 << 15, [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) d[i] = static_cast<Dst>(s[i]);
+        for (int64_t i = lo; i < hi; ++i) d[i] = convert<Dst>(s[i]);
       });
     }
     return;
@@ -29,28 +75,17 @@ void copy_typed(const Tensor& src, const Tensor& dst) {
     const Src* sp = s + offsets[0];
     Dst* dp = d + offsets[1];
     if (inner[0] == 1 && inner[1] == 1) {
-      for (int64_t i = 0; i < n; ++i) dp[i] = static_cast<Dst>(sp[i]);
+      for (int64_t i = 0; i < n; ++i) dp[i] = convert<Dst>(sp[i]);
     } else {
-      for (int64_t i = 0; i < n; ++i) dp[i * inner[1]] = static_cast<Dst>(sp[i * inner[0]]);
+      for (int64_t i = 0; i < n; ++i) dp[i * inner[1]] = convert<Dst>(sp[i * inner[0]]);
     }
   });
 }
 
-template <class Src>
-void copy_from(const Tensor& src, const Tensor& dst) {
-  switch (dst.dtype()) {
-    case DType::f32: return copy_typed<Src, float>(src, dst);
-    case DType::f64: return copy_typed<Src, double>(src, dst);
-    case DType::i64: return copy_typed<Src, int64_t>(src, dst);
-  }
-}
-
 void copy(const Tensor& src, const Tensor& dst) {
-  switch (src.dtype()) {
-    case DType::f32: return copy_from<float>(src, dst);
-    case DType::f64: return copy_from<double>(src, dst);
-    case DType::i64: return copy_from<int64_t>(src, dst);
-  }
+  visit_every_dtype(src.dtype(), [&](auto src_tag) {
+    visit_every_dtype(dst.dtype(), [&](auto dst_tag) { copy_typed<decltype(src_tag), decltype(dst_tag)>(src, dst); });
+  });
 }
 
 template <class T>
@@ -63,11 +98,10 @@ void fill_typed(const Tensor& dst, T value) {
 }
 
 void fill(const Tensor& dst, double value) {
-  switch (dst.dtype()) {
-    case DType::f32: return fill_typed<float>(dst, static_cast<float>(value));
-    case DType::f64: return fill_typed<double>(dst, value);
-    case DType::i64: return fill_typed<int64_t>(dst, static_cast<int64_t>(value));
-  }
+  visit_every_dtype(dst.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    fill_typed<T>(dst, convert<T>(value));
+  });
 }
 
 template <class T>
@@ -101,7 +135,7 @@ void random_fill(const Tensor& out, kernels::Distribution distribution, const Ge
   else if (out.dtype() == DType::f64)
     random_fill_typed(out.data<double>(), out.numel(), distribution, generator, first_block);
   else
-    fail("random_fill: ", out.dtype(), " is not a floating dtype");
+    refuse_dtype("random_fill", out.dtype());
 }
 
 }  // namespace

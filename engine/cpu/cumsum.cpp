@@ -2,6 +2,7 @@
 // elements at once, which vectorizes along the contiguous inner axis.
 #include <type_traits>
 
+#include "engine/cpu/dtype_support.h"
 #include "engine/cpu/parallel.h"
 #include "engine/kernels/cumsum.h"
 
@@ -62,6 +63,7 @@ void cumsum(const Tensor& x, int64_t outer, int64_t extent, int64_t inner, bool 
     case DType::f32: return cumsum_typed<float>(x, outer, extent, inner, reverse, out);
     case DType::f64: return cumsum_typed<double>(x, outer, extent, inner, reverse, out);
     case DType::i64: return cumsum_typed<int64_t>(x, outer, extent, inner, reverse, out);
+    default: refuse_dtype("cumsum", x.dtype());
   }
 }
 

@@ -1,8 +1,10 @@
 // CPU elementwise kernels: one templated loop per arity, specialized for the all-contiguous case so the
 // compiler vectorizes it, with the strided walk (engine/cpu/strided.h) for views and broadcasts.
 #include <cmath>
+#include <iterator>
 #include <numbers>
 
+#include "engine/cpu/dtype_support.h"
 #include "engine/cpu/strided.h"
 #include "engine/cpu/vector_exp.h"
 #include "engine/kernels/elementwise.h"
@@ -78,11 +80,29 @@ void binary_typed(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& o
   }
 }
 
+// The ops' names, in the enums' order, for refusals.
+const char* name(BinaryOp op) {
+  static constexpr const char* names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum",
+                                          "eq",  "ne",  "lt",  "le",  "gt",  "ge"};
+  static_assert(std::size(names) == static_cast<size_t>(BinaryOp::ge) + 1);
+  return names[static_cast<size_t>(op)];
+}
+
+const char* name(UnaryOp op) {
+  static constexpr const char* names[] = {
+      "neg",  "exp",  "log",       "sqrt", "rsqrt",   "abs",  "sign",     "square",     "erf",
+      "relu", "gelu", "gelu_tanh", "silu", "sigmoid", "tanh", "softplus", "leaky_relu", "clamp",
+      "add",  "mul",  "pow"};
+  static_assert(std::size(names) == static_cast<size_t>(UnaryOp::pow_scalar) + 1);
+  return names[static_cast<size_t>(op)];
+}
+
 void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   switch (out.dtype()) {
     case DType::f32: return binary_typed<float>(op, a, b, out);
     case DType::f64: return binary_typed<double>(op, a, b, out);
     case DType::i64: return binary_typed<int64_t>(op, a, b, out);
+    default: refuse_dtype(name(op), out.dtype());
   }
 }
 
@@ -194,6 +214,7 @@ void unary(UnaryOp op, const Tensor& x, const Tensor& out, UnaryParams params) {
       if (op == UnaryOp::neg) return map_unary<int64_t>(x, out, [](int64_t v) { return -v; });
       if (op == UnaryOp::abs) return map_unary<int64_t>(x, out, [](int64_t v) { return v < 0 ? -v : v; });
       fail("unary: this op is not defined for i64 tensors");
+    default: refuse_dtype(name(op), out.dtype());
   }
 }
 
@@ -202,6 +223,7 @@ void unary_backward(UnaryOp op, const Tensor& x, const Tensor& g, const Tensor& 
     case DType::f32: return unary_backward_typed<float>(op, x, g, out, params);
     case DType::f64: return unary_backward_typed<double>(op, x, g, out, params);
     case DType::i64: fail("unary_backward: i64 tensors have no gradient");
+    default: refuse_dtype(name(op), out.dtype());
   }
 }
 
@@ -223,6 +245,7 @@ void where(const Tensor& c, const Tensor& a, const Tensor& b, const Tensor& out)
     case DType::f32: return where_typed<float>(c, a, b, out);
     case DType::f64: return where_typed<double>(c, a, b, out);
     case DType::i64: return where_typed<int64_t>(c, a, b, out);
+    default: refuse_dtype("where", out.dtype());
   }
 }
 

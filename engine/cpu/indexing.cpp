@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "engine/cpu/dtype_support.h"
 #include "engine/cpu/parallel.h"
 #include "engine/kernels/indexing.h"
 
@@ -14,11 +15,12 @@ namespace vireo::cpu {
 namespace {
 
 template <class F>
-void visit_dtype(DType dtype, F&& f) {
+void visit_dtype(const char* op, DType dtype, F&& f) {
   switch (dtype) {
     case DType::f32: return f(float{});
     case DType::f64: return f(double{});
     case DType::i64: return f(int64_t{});
+    default: refuse_dtype(op, dtype);
   }
 }
 
@@ -91,7 +93,8 @@ void index_select_typed(const Tensor& x, int64_t dim, int64_t outer, int64_t ext
 
 void index_select(const Tensor& x, int64_t dim, int64_t outer, int64_t extent, int64_t inner, const Tensor& index,
                   const Tensor& out) {
-  visit_dtype(x.dtype(), [&](auto tag) { index_select_typed<decltype(tag)>(x, dim, outer, extent, inner, index, out); });
+  visit_dtype(__func__, x.dtype(),
+              [&](auto tag) { index_select_typed<decltype(tag)>(x, dim, outer, extent, inner, index, out); });
 }
 
 // Work split for accumulating kernels: tasks are (outer position, block of inner positions); each task owns
@@ -125,7 +128,8 @@ void index_add_typed(const Tensor& out, int64_t dim, int64_t outer, int64_t exte
 
 void index_add(const Tensor& out, int64_t dim, int64_t outer, int64_t extent, int64_t inner, const Tensor& index,
                const Tensor& src) {
-  visit_dtype(out.dtype(), [&](auto tag) { index_add_typed<decltype(tag)>(out, dim, outer, extent, inner, index, src); });
+  visit_dtype(__func__, out.dtype(),
+              [&](auto tag) { index_add_typed<decltype(tag)>(out, dim, outer, extent, inner, index, src); });
 }
 
 // ---- gather / scatter_add ----
@@ -183,7 +187,7 @@ void gather_typed(const Tensor& x, int64_t dim, const Tensor& index, const Tenso
 }
 
 void gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) {
-  visit_dtype(x.dtype(), [&](auto tag) { gather_typed<decltype(tag)>(x, dim, index, out); });
+  visit_dtype(__func__, x.dtype(), [&](auto tag) { gather_typed<decltype(tag)>(x, dim, index, out); });
 }
 
 template <class T>
@@ -225,7 +229,7 @@ void scatter_add_typed(const Tensor& out, int64_t dim, const Tensor& index, cons
 }
 
 void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
-  visit_dtype(out.dtype(), [&](auto tag) { scatter_add_typed<decltype(tag)>(out, dim, index, src); });
+  visit_dtype(__func__, out.dtype(), [&](auto tag) { scatter_add_typed<decltype(tag)>(out, dim, index, src); });
 }
 
 // ---- one_hot ----
@@ -245,7 +249,7 @@ void one_hot_typed(const Tensor& labels, const Tensor& out) {
 }
 
 void one_hot(const Tensor& labels, const Tensor& out) {
-  visit_dtype(out.dtype(), [&](auto tag) { one_hot_typed<decltype(tag)>(labels, out); });
+  visit_dtype(__func__, out.dtype(), [&](auto tag) { one_hot_typed<decltype(tag)>(labels, out); });
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // its strides (engine/kernels/linalg.h).
 #include <algorithm>
 
+#include "engine/cpu/dtype_support.h"
 #include "engine/cpu/gemm.h"
 #include "engine/cpu/parallel.h"
 #include "engine/kernels/linalg.h"
@@ -66,7 +67,7 @@ void batched_gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, 
   switch (out.dtype()) {
     case DType::f32: return batched_gemm_typed<float>(a, trans_a, b, trans_b, bias, out, beta);
     case DType::f64: return batched_gemm_typed<double>(a, trans_a, b, trans_b, bias, out, beta);
-    default: fail("batched_gemm: no CPU kernel for ", out.dtype());
+    default: refuse_dtype("batched_gemm", out.dtype());
   }
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "engine/cpu/dtype_support.h"
 #include "engine/cpu/parallel.h"
 #include "engine/kernels/normalization.h"
 
@@ -479,7 +480,7 @@ void embedding_backward_typed(const Tensor& indices, const Tensor& grad_out, con
   switch (dtype) {                                                                         \
     case DType::f32: return name<float>(__VA_ARGS__);                                      \
     case DType::f64: return name<double>(__VA_ARGS__);                                     \
-    default: fail(#name ": ", dtype, " is not a floating dtype");                          \
+    default: refuse_dtype(__func__, dtype);                                                \
   }
 
 void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& mean,

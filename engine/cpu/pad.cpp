@@ -2,6 +2,7 @@
 #include <cstring>
 #include <vector>
 
+#include "engine/cpu/dtype_support.h"
 #include "engine/cpu/parallel.h"
 #include "engine/kernels/pad.h"
 
@@ -75,6 +76,7 @@ void pad(const Tensor& x, const Tensor& out, const std::vector<int64_t>& before,
     case DType::f32: return pad_typed<float>(x, out, before, mode, static_cast<float>(value));
     case DType::f64: return pad_typed<double>(x, out, before, mode, value);
     case DType::i64: return pad_typed<int64_t>(x, out, before, mode, static_cast<int64_t>(value));
+    default: refuse_dtype("pad", x.dtype());
   }
 }
 
@@ -120,6 +122,7 @@ void pad_fold(const Tensor& grad_out, const Tensor& grad_in, int64_t outer, int6
     case DType::f32: return pad_fold_typed<float>(grad_out, grad_in, outer, inner, before, mode);
     case DType::f64: return pad_fold_typed<double>(grad_out, grad_in, outer, inner, before, mode);
     case DType::i64: fail("pad_fold: i64 tensors have no gradient");
+    default: refuse_dtype("pad_backward", grad_out.dtype());
   }
 }
 

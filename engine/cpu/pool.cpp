@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "engine/cpu/dtype_support.h"
 #include "engine/cpu/parallel.h"
 #include "engine/kernels/conv.h"
 
@@ -404,16 +405,11 @@ void bilinear_backward_typed(const Tensor& grad_out, const Tensor& grad_x, bool 
 }
 
 // ---- dtype dispatch ----
-#define VIREO_POOL_DISPATCH(dtype, call) \
-  do {                                    \
-    if ((dtype) == DType::f64) {          \
-      using T = double;                   \
-      call;                               \
-    } else {                              \
-      using T = float;                    \
-      call;                               \
-    }                                     \
-  } while (0)
+#define VIREO_POOL_DISPATCH(dtype, call)               \
+  dispatch_floating(__func__, dtype, [&](auto tag) { \
+    using T = decltype(tag);                         \
+    call;                                            \
+  })
 
 void max_pool2d(const Pool2dGeometry& g, const Tensor& x, const Tensor& out, const Tensor& indices) {
   VIREO_POOL_DISPATCH(x.dtype(), max_pool_typed<T>(g, x, out, indices));

@@ -2,6 +2,7 @@
 #include <limits>
 #include <vector>
 
+#include "engine/cpu/dtype_support.h"
 #include "engine/cpu/parallel.h"
 #include "engine/kernels/reduction.h"
 
@@ -106,6 +107,7 @@ void reduce(ReduceOp op, const Tensor& x, int64_t outer, int64_t reduced, int64_
     case DType::f32: return reduce_typed<float>(op, x, outer, reduced, inner, values, indices);
     case DType::f64: return reduce_typed<double>(op, x, outer, reduced, inner, values, indices);
     case DType::i64: return reduce_typed<int64_t>(op, x, outer, reduced, inner, values, indices);
+    default: refuse_dtype(op == ReduceOp::sum ? "sum" : op == ReduceOp::max ? "max" : "min", x.dtype());
   }
 }
 

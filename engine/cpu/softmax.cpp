@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 
+#include "engine/cpu/dtype_support.h"
 #include "engine/cpu/parallel.h"
 #include "engine/cpu/vector_exp.h"
 #include "engine/kernels/softmax.h"
@@ -165,6 +166,7 @@ void softmax(const Tensor& x, int64_t outer, int64_t extent, int64_t inner, bool
     case DType::f32: return softmax_typed<float>(x, outer, extent, inner, log, y);
     case DType::f64: return softmax_typed<double>(x, outer, extent, inner, log, y);
     case DType::i64: fail("softmax: needs a floating tensor, got ", describe(x));
+    default: refuse_dtype(log ? "log_softmax" : "softmax", x.dtype());
   }
 }
 
@@ -174,6 +176,7 @@ void softmax_backward(const Tensor& y, const Tensor& g, int64_t outer, int64_t e
     case DType::f32: return softmax_backward_typed<float>(y, g, outer, extent, inner, log, dx);
     case DType::f64: return softmax_backward_typed<double>(y, g, outer, extent, inner, log, dx);
     case DType::i64: fail("softmax_backward: needs a floating tensor, got ", describe(y));
+    default: refuse_dtype(log ? "log_softmax_backward" : "softmax_backward", y.dtype());
   }
 }
 
@@ -279,6 +282,7 @@ void cross_entropy(const Tensor& logits, const Tensor& target, int64_t outer, in
     case DType::f64:
       return cross_entropy_typed<double>(logits, target, outer, classes, inner, smoothing, ignore_index, loss, lse);
     case DType::i64: fail("cross_entropy: logits must be floating, got ", describe(logits));
+    default: refuse_dtype("cross_entropy", logits.dtype());
   }
 }
 
@@ -293,6 +297,7 @@ void cross_entropy_backward(const Tensor& logits, const Tensor& target, const Te
       return cross_entropy_backward_typed<double>(logits, target, lse, grad_loss, outer, classes, inner, smoothing,
                                                   ignore_index, grad_logits);
     case DType::i64: fail("cross_entropy_backward: logits must be floating, got ", describe(logits));
+    default: refuse_dtype("cross_entropy_backward", logits.dtype());
   }
 }
 

@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "engine/cpu/dtype_support.h"
 #include "engine/cpu/parallel.h"
 #include "engine/kernels/sort.h"
 
@@ -169,6 +170,7 @@ void sort(const Tensor& x, int64_t outer, int64_t extent, int64_t inner, bool de
     case DType::f32: return sort_typed<float>(x, outer, extent, inner, descending_order, values, indices);
     case DType::f64: return sort_typed<double>(x, outer, extent, inner, descending_order, values, indices);
     case DType::i64: return sort_typed<int64_t>(x, outer, extent, inner, descending_order, values, indices);
+    default: refuse_dtype("sort", x.dtype());
   }
 }
 
@@ -207,6 +209,7 @@ void topk(const Tensor& x, int64_t outer, int64_t extent, int64_t inner, int64_t
     case DType::f32: return topk_typed<float>(x, outer, extent, inner, k, largest, sorted, values, indices);
     case DType::f64: return topk_typed<double>(x, outer, extent, inner, k, largest, sorted, values, indices);
     case DType::i64: return topk_typed<int64_t>(x, outer, extent, inner, k, largest, sorted, values, indices);
+    default: refuse_dtype("topk", x.dtype());
   }
 }
 

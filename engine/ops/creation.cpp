@@ -61,7 +61,10 @@ Tensor eye(int64_t n, TensorOptions options) {
 namespace {
 Tensor random_tensor(const Shape& shape, TensorOptions options, Generator* generator, kernels::Distribution distribution,
                      const char* op) {
-  VIREO_CHECK(is_floating(options.dtype), op, ": dtype ", options.dtype, " is not floating");
+  // The random streams are defined for f32 and f64 (engine/kernels/random.h); checked before the generator
+  // advances, so a refused call consumes no randomness.
+  VIREO_CHECK(options.dtype == DType::f32 || options.dtype == DType::f64, op, ": dtype ", options.dtype,
+              " is not supported; draw f32 or f64 values and convert them with Tensor::to");
   Generator& g = generator ? *generator : default_generator();
   Tensor out = Tensor::empty(shape, {options.dtype, options.device});
   const uint64_t first = g.reserve(kernels::random_blocks_needed(distribution, options.dtype, out.numel()));

@@ -1,0 +1,4 @@
+// Reading and writing tensors to files: everything in engine/io/, for `#include "engine/io.h"`.
+#pragma once
+
+#include "engine/io/safetensors.h"

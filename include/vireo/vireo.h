@@ -5,9 +5,11 @@
 //   named state (modules, optimizers)  engine/state_dict.h
 //   modules, layers, hooks, init       engine/nn.h
 //   optimizers, clipping, schedules    engine/optim.h
+//   safetensors files                  engine/io.h
 #pragma once
 
 #include "engine/autograd.h"
+#include "engine/io.h"
 #include "engine/nn.h"
 #include "engine/optim.h"
 #include "engine/ops.h"

@@ -1,0 +1,42 @@
+// SyntheticDataset: the grating of the drawn class, plus noise, from the stream (seed, 0, index, 0).
+#include "training/data/synthetic.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include "training/data/random_stream.h"
+
+namespace vireo::data {
+
+SyntheticDataset::SyntheticDataset(SyntheticOptions options) : options_(options) {
+  VIREO_CHECK(options_.size > 0 && options_.size <= 0xFFFFFFFFll, "SyntheticDataset: size ", options_.size,
+              " must be in [1, 2^32)");
+  VIREO_CHECK(options_.num_classes > 0, "SyntheticDataset: num_classes ", options_.num_classes, " must be positive");
+  VIREO_CHECK(options_.channels > 0 && options_.height > 0 && options_.width > 0, "SyntheticDataset: image ",
+              options_.height, "x", options_.width, "x", options_.channels, " must have positive sizes");
+  VIREO_CHECK(options_.noise >= 0.0, "SyntheticDataset: noise ", options_.noise, " is negative");
+}
+
+Example SyntheticDataset::get(int64_t index) const {
+  check_index("SyntheticDataset", index, options_.size);
+  RandomStream random(options_.seed, 0, static_cast<uint64_t>(index), 0);
+  const int64_t label = random.integer(0, options_.num_classes);
+  constexpr double kTwoPi = 2.0 * std::numbers::pi;
+  const double angle = std::numbers::pi * static_cast<double>(label) / static_cast<double>(options_.num_classes);
+  const double frequency = 1.0 + static_cast<double>(label % 3);
+  const double along_x = kTwoPi * frequency * std::cos(angle) / static_cast<double>(options_.width);
+  const double along_y = kTwoPi * frequency * std::sin(angle) / static_cast<double>(options_.width);
+  Image image(options_.height, options_.width, options_.channels);
+  for (int64_t y = 0; y < image.height; ++y)
+    for (int64_t x = 0; x < image.width; ++x)
+      for (int64_t c = 0; c < image.channels; ++c) {
+        const double phase = kTwoPi * static_cast<double>(c) / 3.0;
+        const double pattern = 0.5 + 0.4 * std::sin(along_x * static_cast<double>(x) + along_y * static_cast<double>(y) + phase);
+        const double noisy = pattern + (options_.noise > 0.0 ? options_.noise * random.normal() : 0.0);
+        image.at(y, x, c) = static_cast<float>(std::clamp(noisy, 0.0, 1.0));
+      }
+  return {std::move(image), label};
+}
+
+}  // namespace vireo::data

@@ -54,8 +54,11 @@ class GzipReader {
  private:
   [[noreturn]] void refuse_damaged() {
     int status = Z_OK;
-    const char* message = gzerror(file_, &status);
-    fail("read_idx: ", path_, ": corrupt or truncated gzip data (zlib: ", status == Z_ERRNO ? std::strerror(errno) : message, ")");
+    std::string message = gzerror(file_, &status);
+    if (status == Z_ERRNO) message = std::strerror(errno);
+    // zlib prefixes its message with the path, which ours already names.
+    if (message.starts_with(path_ + ": ")) message.erase(0, path_.size() + 2);
+    fail("read_idx: ", path_, ": corrupt or truncated gzip data (zlib: ", message, ")");
   }
 
   std::string path_;

@@ -2,6 +2,7 @@
 #include "training/data/image.h"
 
 #include <algorithm>
+#include <array>
 #include <string>
 
 namespace vireo::data {
@@ -14,9 +15,14 @@ Image::Image(int64_t height, int64_t width, int64_t channels, float value)
 }
 
 Image Image::from_u8(const uint8_t* hwc, int64_t height, int64_t width, int64_t channels) {
+  // b / 255 correctly rounded, as torchvision's ToTensor (x.float().div(255)), from a table of the 256 values.
+  static const std::array<float, 256> kByteValue = [] {
+    std::array<float, 256> table{};
+    for (int b = 0; b < 256; ++b) table[static_cast<size_t>(b)] = static_cast<float>(b) / 255.0f;
+    return table;
+  }();
   Image image(height, width, channels);
-  constexpr float kScale = 1.0f / 255.0f;
-  for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<float>(hwc[i]) * kScale;
+  for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = kByteValue[hwc[i]];
   return image;
 }
 

@@ -69,7 +69,7 @@ class Transform {
 // to `size` (bilinear, antialiased). Records top, left, height, width (the box in the input's pixels),
 // scale (the box's area over the image's), ratio (its width / height), source_height, source_width.
 struct RandomResizedCropOptions {
-  Size size;
+  Size size = {};
   std::array<double, 2> scale = {0.08, 1.0};
   std::array<double, 2> ratio = {3.0 / 4.0, 4.0 / 3.0};
 };
@@ -93,7 +93,7 @@ class RandomResizedCrop final : public Transform {
 // Pads every side by `padding` pixels of `fill`, then crops `size` at a uniform position (the classic
 // CIFAR augmentation: padding 4, size 32). Records top and left in the padded image.
 struct RandomCropOptions {
-  Size size;
+  Size size = {};
   int64_t padding = 0;
   std::vector<float> fill = {0.0f};
 };
@@ -109,7 +109,7 @@ class RandomCrop final : public Transform {
 
 // The centred `size` box (top = round((H − h)/2), left likewise, Python's rounding); deterministic.
 struct CenterCropOptions {
-  Size size;
+  Size size = {};
 };
 class CenterCrop final : public Transform {
  public:
@@ -124,7 +124,7 @@ class CenterCrop final : public Transform {
 // Bilinear (antialiased) resize to exactly `size`, or — when smaller_edge > 0 — so that the smaller edge
 // becomes smaller_edge and the other keeps the aspect ratio (torchvision's Resize(int)); deterministic.
 struct ResizeOptions {
-  Size size;
+  Size size = {};
   int64_t smaller_edge = 0;
 };
 class Resize final : public Transform {

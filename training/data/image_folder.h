@@ -13,7 +13,7 @@ namespace vireo::data {
 struct ImageFolderOptions {
   std::string root;
   int64_t channels = 3;  // every image converted to 1 (luma) or 3 (RGB) channels
-  Size resize = {};           // when set (height, width > 0), every image resized to it (bilinear, antialiased)
+  Size resize = {};      // when set (height, width > 0), every image resized to it (bilinear, antialiased)
 };
 
 class ImageFolder final : public Dataset {

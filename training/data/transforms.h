@@ -6,7 +6,7 @@
 //
 //   Pipeline view = Pipeline()
 //                       .add(RandomResizedCrop({.size = {28, 28}, .scale = {0.2, 1.0}}))
-//                       .add(RandomHorizontalFlip({}))
+//                       .add(RandomHorizontalFlip())
 //                       .add(RandomQuarterTurn());
 //   DrawnParameters drawn;
 //   RandomStream random(seed, epoch, sample, /*view=*/0);
@@ -19,6 +19,7 @@
 #pragma once
 
 #include <array>
+#include <concepts>
 #include <map>
 #include <memory>
 #include <string>
@@ -265,9 +266,9 @@ class Pipeline {
   explicit Pipeline(std::vector<std::shared_ptr<const Transform>> steps);
 
   Pipeline& add(std::shared_ptr<const Transform> step);
-  template <class T>
+  template <std::derived_from<Transform> T>
   Pipeline& add(T step) {
-    return add(std::make_shared<const T>(std::move(step)));
+    return add(std::shared_ptr<const Transform>(std::make_shared<const T>(std::move(step))));
   }
 
   void apply(Image& image, RandomStream& random, DrawnParameters& drawn) const;

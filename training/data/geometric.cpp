@@ -4,16 +4,19 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <utility>
 
 namespace vireo::data {
 namespace {
 
-// For each output index along one axis, the first input index it reads and the normalized weights of the
-// inputs it reads: torch's _upsample_bilinear2d_aa / PIL's precompute_coeffs with the triangle filter.
+// For each output index along one axis, the first input index it reads and the weights of the `taps`
+// inputs from there: torch's _upsample_bilinear2d_aa / PIL's precompute_coeffs with the triangle filter.
+// Every output reads the same number of inputs (zero weights pad the short ones, the window is shifted
+// inside the axis), so the passes below run fixed-length loops.
 struct AxisWeights {
-  int64_t taps = 0;            // weights per output index (unused ones are zero)
+  int64_t taps = 0;
   std::vector<int64_t> first;  // first input index read by each output index
-  std::vector<float> weights;  // [output][tap]
+  std::vector<float> weights;  // [output][tap], normalized to sum 1
 };
 
 AxisWeights axis_weights(int64_t in_size, int64_t out_size) {
@@ -21,26 +24,64 @@ AxisWeights axis_weights(int64_t in_size, int64_t out_size) {
   // Shrinking by s stretches the triangle to half-width s; enlarging keeps half-width 1 (bilinear).
   const double support = scale >= 1.0 ? scale : 1.0;
   const double inverse_stretch = 1.0 / support;
+  // Output o reads the inputs [low(o), high(o)) whose centres lie within `support` of its own.
+  auto window = [&](int64_t o) {
+    const double centre = scale * (static_cast<double>(o) + 0.5);
+    return std::pair{std::max<int64_t>(static_cast<int64_t>(centre - support + 0.5), 0),
+                     std::min<int64_t>(static_cast<int64_t>(centre + support + 0.5), in_size)};
+  };
   AxisWeights axis;
-  axis.taps = static_cast<int64_t>(std::ceil(support)) * 2 + 1;
+  for (int64_t o = 0; o < out_size; ++o) axis.taps = std::max(axis.taps, window(o).second - window(o).first);
   axis.first.resize(static_cast<size_t>(out_size));
   axis.weights.assign(static_cast<size_t>(out_size * axis.taps), 0.0f);
-  std::vector<double> w(static_cast<size_t>(axis.taps));
   for (int64_t o = 0; o < out_size; ++o) {
     const double centre = scale * (static_cast<double>(o) + 0.5);
-    const int64_t low = std::max<int64_t>(static_cast<int64_t>(centre - support + 0.5), 0);
-    const int64_t high = std::min<int64_t>(static_cast<int64_t>(centre + support + 0.5), in_size);
+    const auto [low, high] = window(o);
+    const int64_t first = std::min(low, in_size - axis.taps);
+    auto triangle = [&](int64_t i) {
+      return std::max(0.0, 1.0 - std::abs((static_cast<double>(i) - centre + 0.5) * inverse_stretch));
+    };
     double total = 0.0;
-    for (int64_t j = 0; j < high - low && j < axis.taps; ++j) {
-      const double distance = (static_cast<double>(j + low) - centre + 0.5) * inverse_stretch;
-      w[static_cast<size_t>(j)] = std::max(0.0, 1.0 - std::abs(distance));
-      total += w[static_cast<size_t>(j)];
-    }
-    axis.first[static_cast<size_t>(o)] = low;
-    for (int64_t j = 0; j < high - low && j < axis.taps; ++j)
-      axis.weights[static_cast<size_t>(o * axis.taps + j)] = total > 0.0 ? static_cast<float>(w[static_cast<size_t>(j)] / total) : 0.0f;
+    for (int64_t i = low; i < high; ++i) total += triangle(i);
+    float* w = &axis.weights[static_cast<size_t>(o * axis.taps)];
+    for (int64_t i = low; i < high; ++i) w[i - first] = total > 0.0 ? static_cast<float>(triangle(i) / total) : 0.0f;
+    axis.first[static_cast<size_t>(o)] = first;
   }
   return axis;
+}
+
+// The horizontal pass of resized_crop: rows of `channels` interleaved values, each output value a
+// weighted sum of `columns.taps` inputs. Channel and tap counts are template arguments for the common
+// small cases (so the inner loops unroll) and run-time values (0) otherwise.
+template <int kChannels, int kTaps>
+void resample_rows(const float* in, int64_t in_row_stride, int64_t rows, const AxisWeights& columns,
+                   int64_t out_width, float* out, int64_t runtime_channels) {
+  const int64_t c = kChannels > 0 ? kChannels : runtime_channels;
+  const int64_t taps = kTaps > 0 ? kTaps : columns.taps;
+  for (int64_t y = 0; y < rows; ++y) {
+    const float* row = in + y * in_row_stride;
+    float* destination = out + y * out_width * c;
+    for (int64_t x = 0; x < out_width; ++x) {
+      const float* w = &columns.weights[static_cast<size_t>(x * taps)];
+      const float* source = row + columns.first[static_cast<size_t>(x)] * c;
+      for (int64_t ch = 0; ch < c; ++ch) {
+        float sum = 0.0f;
+        for (int64_t j = 0; j < taps; ++j) sum += w[j] * source[j * c + ch];
+        destination[x * c + ch] = sum;
+      }
+    }
+  }
+}
+
+template <int kChannels>
+void resample_rows_for_taps(const float* in, int64_t stride, int64_t rows, const AxisWeights& columns,
+                            int64_t out_width, float* out, int64_t channels) {
+  switch (columns.taps) {
+    case 2: return resample_rows<kChannels, 2>(in, stride, rows, columns, out_width, out, channels);
+    case 3: return resample_rows<kChannels, 3>(in, stride, rows, columns, out_width, out, channels);
+    case 4: return resample_rows<kChannels, 4>(in, stride, rows, columns, out_width, out, channels);
+    default: return resample_rows<kChannels, 0>(in, stride, rows, columns, out_width, out, channels);
+  }
 }
 
 void check_region(const char* who, const Image& image, int64_t top, int64_t left, int64_t height, int64_t width) {
@@ -91,28 +132,22 @@ Image resized_crop(const Image& image, int64_t top, int64_t left, int64_t height
   const int64_t c = image.channels;
   const AxisWeights columns = axis_weights(width, out_width), rows = axis_weights(height, out_height);
   // Horizontal pass over the region's rows: [height, out_width, c].
-  std::vector<float> across(static_cast<size_t>(height * out_width * c), 0.0f);
-  for (int64_t y = 0; y < height; ++y) {
-    const float* in = &image.pixels[static_cast<size_t>(((top + y) * image.width + left) * c)];
-    float* out = &across[static_cast<size_t>(y * out_width * c)];
-    for (int64_t x = 0; x < out_width; ++x) {
-      const float* w = &columns.weights[static_cast<size_t>(x * columns.taps)];
-      const int64_t first = columns.first[static_cast<size_t>(x)];
-      const int64_t taps = std::min(columns.taps, width - first);
-      for (int64_t ch = 0; ch < c; ++ch) {
-        float sum = 0.0f;
-        for (int64_t j = 0; j < taps; ++j) sum += w[j] * in[(first + j) * c + ch];
-        out[x * c + ch] = sum;
-      }
-    }
+  std::vector<float> across(static_cast<size_t>(height * out_width * c));
+  const float* region = &image.pixels[static_cast<size_t>((top * image.width + left) * c)];
+  const int64_t stride = image.width * c;
+  if (c == 1) {
+    resample_rows_for_taps<1>(region, stride, height, columns, out_width, across.data(), c);
+  } else if (c == 3) {
+    resample_rows_for_taps<3>(region, stride, height, columns, out_width, across.data(), c);
+  } else {
+    resample_rows_for_taps<0>(region, stride, height, columns, out_width, across.data(), c);
   }
   // Vertical pass: whole rows at a time, so the inner loop runs over contiguous floats.
   Image out(out_height, out_width, c);
   const int64_t row = out_width * c;
   for (int64_t y = 0; y < out_height; ++y) {
     const float* w = &rows.weights[static_cast<size_t>(y * rows.taps)];
-    const int64_t first = rows.first[static_cast<size_t>(y)];
-    const int64_t taps = std::min(rows.taps, height - first);
+    const int64_t first = rows.first[static_cast<size_t>(y)], taps = rows.taps;
     float* destination = &out.pixels[static_cast<size_t>(y * row)];
     for (int64_t j = 0; j < taps; ++j) {
       const float weight = w[j];
@@ -130,10 +165,26 @@ Image resize(const Image& image, int64_t out_height, int64_t out_width) {
 
 Image horizontal_flip(const Image& image) {
   Image out(image.height, image.width, image.channels);
-  const int64_t c = image.channels;
-  for (int64_t y = 0; y < image.height; ++y)
-    for (int64_t x = 0; x < image.width; ++x)
-      for (int64_t ch = 0; ch < c; ++ch) out.at(y, x, ch) = image.at(y, image.width - 1 - x, ch);
+  const int64_t c = image.channels, row = image.width * c;
+  for (int64_t y = 0; y < image.height; ++y) {
+    const float* in = &image.pixels[static_cast<size_t>(y * row)];
+    float* destination = &out.pixels[static_cast<size_t>(y * row)];
+    if (c == 1) {
+      std::reverse_copy(in, in + row, destination);
+      continue;
+    }
+    if (c == 3) {
+      for (int64_t x = 0; x < image.width; ++x) {
+        const float* source = in + (image.width - 1 - x) * 3;
+        destination[3 * x] = source[0], destination[3 * x + 1] = source[1], destination[3 * x + 2] = source[2];
+      }
+      continue;
+    }
+    for (int64_t x = 0; x < image.width; ++x) {
+      const float* source = in + (image.width - 1 - x) * c;
+      for (int64_t ch = 0; ch < c; ++ch) destination[x * c + ch] = source[ch];
+    }
+  }
   return out;
 }
 

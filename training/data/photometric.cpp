@@ -7,7 +7,7 @@
 namespace vireo::data {
 namespace {
 
-inline float clamp01(float v) { return std::min(1.0f, std::max(0.0f, v)); }
+inline float clamp01(float v) { return v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v; }
 
 // clamp(factor·x + (1 − factor)·other) for every value, `other` one constant.
 void blend_with_constant(Image& image, double factor, float other) {
@@ -69,33 +69,50 @@ void adjust_hue(Image& image, double shift) {
   if (image.channels == 1) return;
   check_rgb("adjust_hue", image);
   const float s_shift = static_cast<float>(shift);
-  for (size_t i = 0; i < image.pixels.size(); i += 3) {
-    float* p = &image.pixels[i];
-    const float r = p[0], g = p[1], b = p[2];
-    // RGB -> HSV (torchvision's _rgb2hsv).
-    const float maxc = std::max(r, std::max(g, b)), minc = std::min(r, std::min(g, b));
-    const float chroma = maxc - minc;
-    const bool gray = maxc == minc;
-    const float saturation = chroma / (gray ? 1.0f : maxc);
-    const float divisor = gray ? 1.0f : chroma;
-    const float rc = (maxc - r) / divisor, gc = (maxc - g) / divisor, bc = (maxc - b) / divisor;
-    float hue = maxc == r ? bc - gc : maxc == g ? 2.0f + rc - bc : 4.0f + gc - rc;
-    hue = std::fmod(hue / 6.0f + 1.0f, 1.0f);
-    // The shift, then HSV -> RGB (torchvision's _hsv2rgb).
-    hue = std::fmod(std::fmod(hue + s_shift, 1.0f) + 1.0f, 1.0f);
-    const float value = maxc;
-    const float sector = std::floor(hue * 6.0f), fraction = hue * 6.0f - sector;
-    const float pp = clamp01(value * (1.0f - saturation));
-    const float qq = clamp01(value * (1.0f - saturation * fraction));
-    const float tt = clamp01(value * (1.0f - saturation * (1.0f - fraction)));
-    switch (static_cast<int>(sector) % 6) {
-      case 0: p[0] = value, p[1] = tt, p[2] = pp; break;
-      case 1: p[0] = qq, p[1] = value, p[2] = pp; break;
-      case 2: p[0] = pp, p[1] = value, p[2] = tt; break;
-      case 3: p[0] = pp, p[1] = qq, p[2] = value; break;
-      case 4: p[0] = tt, p[1] = pp, p[2] = value; break;
-      default: p[0] = value, p[1] = pp, p[2] = qq; break;
+  // Chunks of pixels split into R, G, B planes, so that the per-pixel formulas below vectorize.
+  constexpr int64_t kChunk = 256;
+  float red[kChunk], green[kChunk], blue[kChunk];
+  const int64_t count = image.height * image.width;
+  for (int64_t start = 0; start < count; start += kChunk) {
+    const int64_t n = std::min(kChunk, count - start);
+    float* p = &image.pixels[static_cast<size_t>(3 * start)];
+    for (int64_t j = 0; j < n; ++j) red[j] = p[3 * j], green[j] = p[3 * j + 1], blue[j] = p[3 * j + 2];
+    for (int64_t j = 0; j < n; ++j) {
+      const float r = red[j], g = green[j], b = blue[j];
+      // RGB -> HSV (torchvision's _rgb2hsv).
+      const float maxc = r > g ? (r > b ? r : b) : (g > b ? g : b);
+      const float minc = r < g ? (r < b ? r : b) : (g < b ? g : b);
+      const float chroma = maxc - minc;
+      const bool gray = maxc == minc;
+      const float saturation = chroma / (gray ? 1.0f : maxc);
+      const float inverse_chroma = 1.0f / (gray ? 1.0f : chroma);
+      const float rc = (maxc - r) * inverse_chroma, gc = (maxc - g) * inverse_chroma, bc = (maxc - b) * inverse_chroma;
+      float hue = maxc == r ? bc - gc : maxc == g ? 2.0f + rc - bc : 4.0f + gc - rc;
+      // fmod(hue / 6 + 1, 1), then the shift modulo 1; the arguments lie within one turn of [0, 1).
+      hue = hue / 6.0f + 1.0f;
+      hue = hue >= 1.0f ? hue - 1.0f : hue;
+      hue += s_shift;
+      hue = hue < 0.0f ? hue + 1.0f : hue >= 1.0f ? hue - 1.0f : hue;
+      // HSV -> RGB (torchvision's _hsv2rgb).
+      const float value = maxc;
+      // floor by truncation (hue ≥ 0): std::floor would keep this loop from vectorizing.
+      const float sector = static_cast<float>(static_cast<int>(hue * 6.0f)), fraction = hue * 6.0f - sector;
+      const float pp = clamp01(value * (1.0f - saturation));
+      const float qq = clamp01(value * (1.0f - saturation * fraction));
+      const float tt = clamp01(value * (1.0f - saturation * (1.0f - fraction)));
+      // Sector k of the hue circle gives (R, G, B) = (v,t,p) (q,v,p) (p,v,t) (p,q,v) (t,p,v) (v,p,q) for
+      // k = 0 … 5 (6, from rounding, is 0 again).
+      const float k = sector == 6.0f ? 0.0f : sector;
+      float r_out = pp, g_out = pp, b_out = pp;
+      r_out = k == 1.0f ? qq : r_out, r_out = k == 4.0f ? tt : r_out;
+      r_out = k == 0.0f ? value : r_out, r_out = k == 5.0f ? value : r_out;
+      g_out = k == 0.0f ? tt : g_out, g_out = k == 3.0f ? qq : g_out;
+      g_out = k == 1.0f ? value : g_out, g_out = k == 2.0f ? value : g_out;
+      b_out = k == 2.0f ? tt : b_out, b_out = k == 5.0f ? qq : b_out;
+      b_out = k == 3.0f ? value : b_out, b_out = k == 4.0f ? value : b_out;
+      red[j] = r_out, green[j] = g_out, blue[j] = b_out;
     }
+    for (int64_t j = 0; j < n; ++j) p[3 * j] = red[j], p[3 * j + 1] = green[j], p[3 * j + 2] = blue[j];
   }
 }
 
@@ -139,8 +156,11 @@ void gaussian_blur(Image& image, int64_t kernel_size, double sigma) {
   std::vector<float> across(image.pixels.size(), 0.0f);
   for (int64_t y = 0; y < h; ++y) {
     const float* in = &image.pixels[static_cast<size_t>(y * row)];
-    for (int64_t x = -radius; x < w + radius; ++x)
-      std::copy(in + reflect(x, w) * c, in + reflect(x, w) * c + c, padded.begin() + (x + radius) * c);
+    for (int64_t x = -radius; x < w + radius; ++x) {
+      const float* source = in + reflect(x, w) * c;
+      float* destination = padded.data() + (x + radius) * c;
+      for (int64_t ch = 0; ch < c; ++ch) destination[ch] = source[ch];
+    }
     float* out = &across[static_cast<size_t>(y * row)];
     for (int64_t k = 0; k < kernel_size; ++k) {
       const float weight = kernel[static_cast<size_t>(k)];
@@ -172,6 +192,11 @@ void normalize(Image& image, const std::vector<float>& mean, const std::vector<f
   for (int64_t ch = 0; ch < c; ++ch) {
     VIREO_CHECK(s[static_cast<size_t>(ch)] > 0.0f, "normalize: std[", ch, "] = ", s[static_cast<size_t>(ch)], " must be positive");
     inverse[static_cast<size_t>(ch)] = 1.0f / s[static_cast<size_t>(ch)];
+  }
+  if (c == 1) {
+    const float mean0 = m[0], inverse0 = inverse[0];
+    for (float& v : image.pixels) v = (v - mean0) * inverse0;
+    return;
   }
   for (size_t i = 0; i < image.pixels.size(); i += static_cast<size_t>(c))
     for (int64_t ch = 0; ch < c; ++ch) image.pixels[i + ch] = (image.pixels[i + ch] - m[static_cast<size_t>(ch)]) * inverse[static_cast<size_t>(ch)];

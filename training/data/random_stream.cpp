@@ -39,9 +39,17 @@ int64_t RandomStream::integer(int64_t low, int64_t high) {
 }
 
 double RandomStream::normal() {
-  // Box–Muller: sqrt(−2 ln u₁) · cos(2π u₂) is N(0, 1) for independent uniforms; 1 − u keeps ln finite.
+  if (has_spare_normal_) {
+    has_spare_normal_ = false;
+    return spare_normal_;
+  }
+  // Box–Muller: with ρ = √(−2 ln u₁) and φ = 2π u₂, ρ cos φ and ρ sin φ are independent N(0, 1) for
+  // independent uniforms u₁, u₂ (1 − u keeps the logarithm finite).
   const double u1 = 1.0 - uniform(), u2 = uniform();
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
+  const double radius = std::sqrt(-2.0 * std::log(u1)), angle = 2.0 * std::numbers::pi * u2;
+  spare_normal_ = radius * std::sin(angle);
+  has_spare_normal_ = true;
+  return radius * std::cos(angle);
 }
 
 std::vector<int64_t> shuffled_order(int64_t n, uint64_t seed, uint64_t epoch) {

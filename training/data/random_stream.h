@@ -29,7 +29,8 @@ class RandomStream {
   int64_t integer(int64_t low, int64_t high);
   // True with probability p (torch.rand(1) < p).
   bool bernoulli(double p) { return uniform() < p; }
-  // A standard normal number (Box–Muller on two uniforms).
+  // A standard normal number. Box–Muller turns two uniforms into two independent normals; the second is
+  // kept for the next call.
   double normal();
 
  private:
@@ -37,6 +38,8 @@ class RandomStream {
   std::array<uint32_t, 4> counter_;  // counter_[0] is the next block
   std::array<uint32_t, 4> words_{};
   int used_ = 4;  // words_ already handed out
+  double spare_normal_ = 0.0;
+  bool has_spare_normal_ = false;
 };
 
 // The view index reserved for the loader's shuffle stream (augmentation views count up from 0).

@@ -1,6 +1,8 @@
 // DataLoader: batch building, the worker threads with their bounded reorder buffer, seeking.
 #include "training/data/loader.h"
 
+#include <algorithm>
+
 namespace vireo::data {
 
 Tensor Batch::parameter(int64_t view, std::string_view transform, std::string_view key) const {

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <functional>
 #include <optional>
-#include <set>
 #include <sstream>
 
 #include "training/data/transforms.h"

@@ -284,7 +284,9 @@ class Pipeline {
 // ---- construction by name (recipes) ----
 
 // Option name -> its numbers: a single number is a list of one ("p: 0.5" -> {0.5}, "scale: [0.2, 1]" ->
-// {0.2, 1.0}). Sizes take one number (square) or two (height, width).
+// {0.2, 1.0}). Sizes take one number (square) or two (height, width) — except resize's single number,
+// which is the smaller edge, as torchvision's Resize(int). Ranges given as one number d read as [−d, d]
+// for random_rotation's degrees and as [d, d] otherwise (a fixed gaussian_blur sigma).
 using TransformOptions = std::map<std::string, std::vector<double>>;
 
 // The transform `name` with `options`; an unknown name, an unknown option, a missing required option or

@@ -6,6 +6,7 @@
 //   modules, layers, hooks, init       engine/nn.h
 //   optimizers, clipping, schedules    engine/optim.h
 //   safetensors files                  engine/io.h
+//   datasets, augmentations, loader    training/data.h (namespace vireo::data)
 #pragma once
 
 #include "engine/autograd.h"
@@ -16,3 +17,4 @@
 #include "engine/random.h"
 #include "engine/state_dict.h"
 #include "engine/tensor.h"
+#include "training/data.h"

@@ -4,8 +4,6 @@
 // with VIREO_DATA_ROOT.
 //
 //   demo_fashion_mnist [epochs=1] [batch=128] [learning_rate=0.05]
-#include <zlib.h>
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -14,51 +12,22 @@
 #include <vector>
 
 #include "engine/ops.h"
+#include "training/data/idx.h"
 
 using namespace vireo;
 
 namespace {
 
-// Reads a whole gzip file; a missing or corrupt file is refused with its path.
-std::vector<unsigned char> read_gzip(const std::string& path) {
-  gzFile file = gzopen(path.c_str(), "rb");
-  if (!file) fail("cannot open ", path, " (install dataset-fashion-mnist or set VIREO_DATA_ROOT)");
-  std::vector<unsigned char> bytes;
-  unsigned char buffer[1 << 16];
-  int n;
-  while ((n = gzread(file, buffer, sizeof buffer)) > 0) bytes.insert(bytes.end(), buffer, buffer + n);
-  const bool broken = n < 0;
-  gzclose(file);
-  if (broken) fail(path, ": corrupt gzip stream");
-  return bytes;
-}
-
-uint32_t big_endian(const std::vector<unsigned char>& b, size_t at) {
-  return (uint32_t(b[at]) << 24) | (uint32_t(b[at + 1]) << 16) | (uint32_t(b[at + 2]) << 8) | b[at + 3];
-}
-
-// IDX images (magic 0x803) as [n, 1, 28, 28] f32 scaled to [0, 1] and normalized with the training
-// set's mean and standard deviation; labels (magic 0x801) as i64.
+// The whole split as [n, 1, 28, 28] f32, scaled to [0, 1] and normalized with the training set's mean and
+// standard deviation, and its labels as i64. The files are read (and checked) by training/data.
 struct Split {
   Tensor images, labels;
 };
 
-Split load_split(const std::string& root, const std::string& prefix) {
-  const std::string image_path = root + "/" + prefix + "-images-idx3-ubyte.gz";
-  const std::string label_path = root + "/" + prefix + "-labels-idx1-ubyte.gz";
-  const auto images = read_gzip(image_path), labels = read_gzip(label_path);
-  if (images.size() < 16 || big_endian(images, 0) != 0x803) fail(image_path, ": not an IDX image file");
-  if (labels.size() < 8 || big_endian(labels, 0) != 0x801) fail(label_path, ": not an IDX label file");
-  const int64_t n = big_endian(images, 4), rows = big_endian(images, 8), cols = big_endian(images, 12);
-  if (images.size() != 16 + size_t(n * rows * cols)) fail(image_path, ": truncated (", images.size(), " bytes)");
-  if (big_endian(labels, 4) != n || labels.size() != 8 + size_t(n)) fail(label_path, ": does not match ", image_path);
-  Tensor x = Tensor::empty({n, 1, rows, cols});
-  float* xp = x.data<float>();
-  constexpr float kMean = 0.2860f, kStd = 0.3530f;
-  for (int64_t i = 0; i < n * rows * cols; ++i) xp[i] = (images[16 + i] / 255.0f - kMean) / kStd;
-  Tensor y = Tensor::empty({n}, {.dtype = DType::i64});
-  for (int64_t i = 0; i < n; ++i) y.data<int64_t>()[i] = labels[8 + i];
-  return {x, y};
+Split load_split(data::Split split) {
+  const data::StackedDataset stacked = data::stack_dataset(*data::fashion_mnist(split));
+  constexpr double kMean = 0.2860, kStd = 0.3530;
+  return {mul(add(stacked.images, -kMean), 1.0 / kStd), stacked.labels};
 }
 
 // PyTorch's default initialization for conv/linear weights: U(−b, b) with b = 1/√fan_in.
@@ -105,10 +74,9 @@ int main(int argc, char** argv) {
     const int epochs = argc > 1 ? std::atoi(argv[1]) : 1;
     const int64_t batch = argc > 2 ? std::atoll(argv[2]) : 128;
     const double learning_rate = argc > 3 ? std::atof(argv[3]) : 0.05;
-    const char* env_root = std::getenv("VIREO_DATA_ROOT");
-    const std::string root = env_root ? env_root : "/usr/share/datasets/fashion-mnist";
+    const std::string root = data::resolve_data_root("", data::kFashionMnistRoot);
 
-    const Split train = load_split(root, "train"), test = load_split(root, "t10k");
+    const Split train = load_split(data::Split::train), test = load_split(data::Split::test);
     std::printf("Fashion-MNIST: %lld training and %lld test images from %s\n",
                 static_cast<long long>(train.images.size(0)), static_cast<long long>(test.images.size(0)), root.c_str());
 

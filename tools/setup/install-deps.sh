@@ -9,6 +9,9 @@ packages=(
   doctest-dev                           # test framework
   zlib1g-dev                            # gzipped IDX datasets
   nlohmann-json3-dev                    # safetensors headers (JSON)
+  libstb-dev                            # PNG/JPEG decoding and PNG writing (stb_image)
+  libyaml-cpp-dev                       # YAML recipes
+  libcli11-dev                          # the vireo command line
   dataset-fashion-mnist                 # the default recipe's data
 )
 

@@ -1,0 +1,12 @@
+// <vireo/vireo.h>: everything research code needs from Vireo, in one include.
+//
+//   Tensor, autograd and every op      engine/tensor.h, engine/autograd.h, engine/ops.h
+//   random numbers and seeding         engine/random.h
+//   named state (modules, optimizers)  engine/state_dict.h
+#pragma once
+
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "engine/random.h"
+#include "engine/state_dict.h"
+#include "engine/tensor.h"

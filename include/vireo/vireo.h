@@ -3,6 +3,7 @@
 //   Tensor, autograd and every op      engine/tensor.h, engine/autograd.h, engine/ops.h
 //   random numbers and seeding         engine/random.h
 //   named state (modules, optimizers)  engine/state_dict.h
+//   ResNet, ViT, DDPM UNet, registry   models/models.h
 #pragma once
 
 #include "engine/autograd.h"
@@ -10,3 +11,4 @@
 #include "engine/random.h"
 #include "engine/state_dict.h"
 #include "engine/tensor.h"
+#include "models/models.h"

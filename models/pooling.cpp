@@ -28,9 +28,18 @@ Tensor MaxPool2d::forward(const Tensor& x) {
                                      .padding = padding.array(), .dilation = dilation.array()});
 }
 
+namespace {
+
+// PyTorch prints a pooling extent as given: one int for a square window ("3"), a tuple otherwise.
+std::string extent_repr(const nn::IntPair& extent) {
+  return extent.height == extent.width ? std::to_string(extent.height) : nn::repr_tuple(extent.vector());
+}
+
+}  // namespace
+
 std::string MaxPool2d::extra_repr() const {
-  return "kernel_size=" + nn::repr_tuple(kernel_size.vector()) + ", stride=" + nn::repr_tuple(stride.vector()) +
-         ", padding=" + nn::repr_tuple(padding.vector()) + ", dilation=" + nn::repr_tuple(dilation.vector());
+  return "kernel_size=" + extent_repr(kernel_size) + ", stride=" + extent_repr(stride) + ", padding=" +
+         extent_repr(padding) + ", dilation=" + extent_repr(dilation) + ", ceil_mode=False";
 }
 
 Tensor AdaptiveAvgPool2d::forward(const Tensor& x) {

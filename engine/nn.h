@@ -15,4 +15,5 @@
 #include "engine/nn/mlp.h"
 #include "engine/nn/module.h"
 #include "engine/nn/normalization.h"
+#include "engine/nn/pooling.h"
 #include "engine/nn/repr.h"

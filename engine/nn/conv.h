@@ -1,6 +1,7 @@
 // Conv2d and ConvTranspose2d, as torch.nn.Conv2d / torch.nn.ConvTranspose2d (zero padding).
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "engine/nn/module.h"

@@ -4,8 +4,14 @@
 #include "engine/nn/hooks.h"
 
 #include <algorithm>
+#include <atomic>
 
 namespace vireo::nn {
+
+int64_t HookRegistry::next_id() {
+  static std::atomic<int64_t> counter{0};
+  return ++counter;
+}
 
 bool HookRegistry::contains(int64_t id) const {
   auto has_id = [id](const auto& entry) { return entry.first == id; };

@@ -8,8 +8,6 @@
 // A hook may also return nothing (void): it only observes.
 #pragma once
 
-#include <atomic>
-#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -118,10 +116,7 @@ struct HookRegistry {
   std::vector<std::pair<int64_t, std::shared_ptr<const ForwardHook>>> hooks;
 
   // A process-wide id, so a handle can never remove another registration's hook.
-  static int64_t next_id() {
-    static std::atomic<int64_t> counter{0};
-    return ++counter;
-  }
+  static int64_t next_id();
   bool contains(int64_t id) const;
   void remove(int64_t id);
   int64_t size() const { return static_cast<int64_t>(pre_hooks.size() + hooks.size()); }

@@ -3,10 +3,14 @@
 //   Tensor, autograd and every op      engine/tensor.h, engine/autograd.h, engine/ops.h
 //   random numbers and seeding         engine/random.h
 //   named state (modules, optimizers)  engine/state_dict.h
+//   modules, layers, hooks, init       engine/nn.h
+//   optimizers, clipping, schedules    engine/optim.h
 //   ResNet, ViT, DDPM UNet, registry   models/models.h
 #pragma once
 
 #include "engine/autograd.h"
+#include "engine/nn.h"
+#include "engine/optim.h"
 #include "engine/ops.h"
 #include "engine/random.h"
 #include "engine/state_dict.h"

@@ -2,7 +2,6 @@
 #pragma once
 
 #include "models/backbone.h"
-#include "models/pooling.h"
 #include "models/registry.h"
 #include "models/resnet.h"
 #include "models/unet.h"

@@ -95,7 +95,7 @@ ResNet::ResNet(ResNetBlock block, std::array<int64_t, 4> blocks_per_stage, ResNe
   bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(channels));
   relu = register_module("relu", std::make_shared<nn::ReLU>());
   if (options.stem == Stem::imagenet)
-    maxpool = register_module("maxpool", std::make_shared<MaxPool2d>(3, MaxPool2dOptions{.stride = 2, .padding = 1}));
+    maxpool = register_module("maxpool", std::make_shared<nn::MaxPool2d>(3, nn::PoolOptions{.stride = 2, .padding = 1}));
   else
     maxpool = register_module("maxpool", std::make_shared<nn::Identity>());
 
@@ -104,7 +104,7 @@ ResNet::ResNet(ResNetBlock block, std::array<int64_t, 4> blocks_per_stage, ResNe
   layer3 = register_module("layer3", make_stage(channels, scaled(256), blocks_per_stage[2], 2));
   layer4 = register_module("layer4", make_stage(channels, scaled(512), blocks_per_stage[3], 2));
   num_features_ = channels;
-  avgpool = register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(1));
+  avgpool = register_module("avgpool", std::make_shared<nn::AdaptiveAvgPool2d>(1));
   if (options.num_classes > 0)
     fc = register_module("fc", std::make_shared<nn::Linear>(num_features_, options.num_classes));
   else

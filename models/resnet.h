@@ -22,8 +22,8 @@
 #include "engine/nn/container.h"
 #include "engine/nn/conv.h"
 #include "engine/nn/normalization.h"
+#include "engine/nn/pooling.h"
 #include "models/backbone.h"
-#include "models/pooling.h"
 
 namespace vireo::models {
 
@@ -87,7 +87,7 @@ class ResNet : public Backbone {
   std::shared_ptr<nn::ReLU> relu;
   std::shared_ptr<nn::Module> maxpool;  // MaxPool2d, or Identity with the CIFAR stem
   std::shared_ptr<nn::Sequential> layer1, layer2, layer3, layer4;
-  std::shared_ptr<AdaptiveAvgPool2d> avgpool;
+  std::shared_ptr<nn::AdaptiveAvgPool2d> avgpool;
   std::shared_ptr<nn::Module> fc;  // Linear, or Identity when num_classes = 0
 
  private:

@@ -7,7 +7,6 @@
 #include "engine/nn/activation.h"
 #include "engine/ops/activation.h"
 #include "engine/ops/attention.h"
-#include "engine/ops/conv.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/shape.h"
 
@@ -92,21 +91,19 @@ UNetBlock::UNetBlock(int64_t in_channels, int64_t out_channels, int64_t time_cha
 
 Tensor UNetBlock::forward(const std::vector<Tensor>& inputs) { return (*attention)((*residual)(inputs)); }
 
-Downsample::Downsample(int64_t channels) {
+DownsampleConv::DownsampleConv(int64_t channels) {
   conv = register_module("conv", std::make_shared<nn::Conv2d>(channels, channels, 3,
                                                               nn::Conv2dOptions{.stride = 2, .padding = 1}));
 }
 
-Tensor Downsample::forward(const Tensor& x) { return (*conv)(x); }
+Tensor DownsampleConv::forward(const Tensor& x) { return (*conv)(x); }
 
-Upsample::Upsample(int64_t channels) {
+UpsampleConv::UpsampleConv(int64_t channels) {
+  upsample = register_module("upsample", std::make_shared<nn::Upsample>(2, nn::UpsampleMode::nearest));
   conv = register_module("conv", std::make_shared<nn::Conv2d>(channels, channels, 3, nn::Conv2dOptions{.padding = 1}));
 }
 
-Tensor Upsample::forward(const Tensor& x) {
-  VIREO_CHECK(x.defined() && x.dim() == 4, "Upsample: expects [N, C, H, W], got ", describe(x));
-  return (*conv)(upsample_nearest2d(x, {2 * x.size(2), 2 * x.size(3)}));
-}
+Tensor UpsampleConv::forward(const Tensor& x) { return (*conv)((*upsample)(x)); }
 
 // ---- the network ----
 
@@ -175,7 +172,7 @@ UNet::UNet(UNetOptions options_in) : options(checked(options_in)), time_channels
       skip_channels.push_back(channels);
     }
     if (level < levels - 1) {
-      down->push_back(std::make_shared<Downsample>(channels));
+      down->push_back(std::make_shared<DownsampleConv>(channels));
       down_takes_time_.push_back(false);
       skip_channels.push_back(channels);
     }
@@ -199,7 +196,7 @@ UNet::UNet(UNetOptions options_in) : options(checked(options_in)), time_channels
       channels = level_channels;
     }
     if (level > 0) {
-      up->push_back(std::make_shared<Upsample>(channels));
+      up->push_back(std::make_shared<UpsampleConv>(channels));
       up_takes_time_.push_back(false);
     }
   }

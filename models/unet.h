@@ -7,11 +7,11 @@
 //             (+ class_embedding(label) when class-conditional)
 //   h       = conv_in(x)                                       skips: [h]
 //   down    : per level l (channels c·mult[l]): num_res_blocks × (ResidualBlock [+ SelfAttention2d if l is
-//             an attention level]), each output pushed to skips; between levels a stride-2 Downsample
+//             an attention level]), each output pushed to skips; between levels a stride-2 DownsampleConv
 //             (its output pushed too)
 //   middle  : ResidualBlock, SelfAttention2d, ResidualBlock
 //   up      : per level, deepest first: (num_res_blocks + 1) × (ResidualBlock on cat(h, skips.pop())
-//             [+ attention]); between levels a nearest ×2 Upsample followed by a 3×3 conv
+//             [+ attention]); between levels an UpsampleConv (nearest ×2, then a 3×3 conv)
 //   ε̂       = conv_out(SiLU(norm_out(h)))
 //
 //   ResidualBlock(x, time) = skip(x) + conv2(dropout(SiLU(norm2(conv1(SiLU(norm1(x))) + time_projection(time)))))
@@ -23,7 +23,7 @@
 // time_embedding/conv_in/down/middle_block1/middle_attention/middle_block2/up/norm_out/conv_out here; its
 // Res n1/c1/t/n2/c2/sk are norm1/conv1/time_projection/norm2/conv2/skip; its Attn n/qkv/o are
 // norm/qkv/proj; its [Res, Attn] pairs are UNetBlock {residual, attention}; its bare down/up convs are
-// wrapped as Downsample.conv / Upsample.conv.
+// wrapped as DownsampleConv.conv / UpsampleConv.conv.
 #pragma once
 
 #include <memory>
@@ -36,6 +36,7 @@
 #include "engine/nn/embedding.h"
 #include "engine/nn/linear.h"
 #include "engine/nn/normalization.h"
+#include "engine/nn/pooling.h"
 
 namespace vireo::models {
 
@@ -94,20 +95,21 @@ class UNetBlock : public nn::Module {
 };
 
 // Halves H and W: a 3×3 stride-2 conv.
-class Downsample : public nn::Module {
+class DownsampleConv : public nn::Module {
  public:
-  explicit Downsample(int64_t channels);
+  explicit DownsampleConv(int64_t channels);
   using nn::Module::forward;
   Tensor forward(const Tensor& x) override;
   std::shared_ptr<nn::Conv2d> conv;
 };
 
-// Doubles H and W: nearest-neighbour ×2, then a 3×3 conv.
-class Upsample : public nn::Module {
+// Doubles H and W: nearest-neighbour ×2 (nn::Upsample), then a 3×3 conv.
+class UpsampleConv : public nn::Module {
  public:
-  explicit Upsample(int64_t channels);
+  explicit UpsampleConv(int64_t channels);
   using nn::Module::forward;
   Tensor forward(const Tensor& x) override;
+  std::shared_ptr<nn::Upsample> upsample;
   std::shared_ptr<nn::Conv2d> conv;
 };
 
@@ -132,10 +134,10 @@ class UNet : public nn::Module {
   std::shared_ptr<nn::Sequential> time_embedding;  // Linear, SiLU, Linear
   std::shared_ptr<nn::Embedding> class_embedding;  // null unless class-conditional
   std::shared_ptr<nn::Conv2d> conv_in;
-  std::shared_ptr<nn::ModuleList> down;  // UNetBlock and Downsample entries, in order
+  std::shared_ptr<nn::ModuleList> down;  // UNetBlock and DownsampleConv entries, in order
   std::shared_ptr<ResidualBlock> middle_block1, middle_block2;
   std::shared_ptr<SelfAttention2d> middle_attention;
-  std::shared_ptr<nn::ModuleList> up;    // UNetBlock and Upsample entries, in order
+  std::shared_ptr<nn::ModuleList> up;    // UNetBlock and UpsampleConv entries, in order
   std::shared_ptr<nn::GroupNorm> norm_out;
   std::shared_ptr<nn::Conv2d> conv_out;
 

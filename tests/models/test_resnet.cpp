@@ -126,9 +126,13 @@ TEST_CASE("ResNet module tree names match torchvision's") {
   CHECK(top == std::vector<std::string>{"conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4",
                                         "avgpool", "fc"});
   CHECK(model->find("maxpool").type_name() == "Identity");
-  CHECK(models::resnet18({.width = 0.125})->find("maxpool").str() ==
-        "MaxPool2d(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=False)");
-  CHECK(model->find("avgpool").str() == "AdaptiveAvgPool2d(output_size=(1, 1))");
+  auto imagenet = models::resnet18({.width = 0.125});
+  auto maxpool = std::dynamic_pointer_cast<nn::MaxPool2d>(imagenet->find_shared("maxpool"));
+  REQUIRE(maxpool);
+  CHECK(maxpool->kernel_size == nn::IntPair(3));
+  CHECK(maxpool->stride == nn::IntPair(2));
+  CHECK(maxpool->padding == nn::IntPair(1));
+  CHECK(model->avgpool->output_size == nn::IntPair(1));
   CHECK(model->find("layer3.0").type_name() == "BasicBlock");
   CHECK(models::resnet50({.width = 0.125})->find("layer3.5").type_name() == "Bottleneck");
 }

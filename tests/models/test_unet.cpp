@@ -90,10 +90,10 @@ TEST_CASE("the default UNet has the benchmark's module sequence keys and shapes"
   std::vector<std::string> down_types, up_types;
   for (const auto& module : *model->down) down_types.push_back(module->type_name());
   for (const auto& module : *model->up) up_types.push_back(module->type_name());
-  CHECK(down_types == std::vector<std::string>{"UNetBlock", "UNetBlock", "Downsample", "UNetBlock", "UNetBlock",
-                                               "Downsample", "UNetBlock", "UNetBlock"});
-  CHECK(up_types == std::vector<std::string>{"UNetBlock", "UNetBlock", "UNetBlock", "Upsample", "UNetBlock",
-                                             "UNetBlock", "UNetBlock", "Upsample", "UNetBlock", "UNetBlock", "UNetBlock"});
+  CHECK(down_types == std::vector<std::string>{"UNetBlock", "UNetBlock", "DownsampleConv", "UNetBlock", "UNetBlock",
+                                               "DownsampleConv", "UNetBlock", "UNetBlock"});
+  CHECK(up_types == std::vector<std::string>{"UNetBlock", "UNetBlock", "UNetBlock", "UpsampleConv", "UNetBlock",
+                                             "UNetBlock", "UNetBlock", "UpsampleConv", "UNetBlock", "UNetBlock", "UNetBlock"});
   const StateDict state = model->state_dict();
   const std::vector<std::pair<const char*, Shape>> expected = {
       {"time_embedding.0.weight", {128, 32}},

@@ -6,6 +6,7 @@
 //   modules, layers, hooks, init       engine/nn.h
 //   optimizers, clipping, schedules    engine/optim.h
 //   safetensors files                  engine/io.h
+//   ResNet, ViT, DDPM UNet, registry   models/models.h
 //   datasets, augmentations, loader    training/data.h (namespace vireo::data)
 #pragma once
 
@@ -17,4 +18,5 @@
 #include "engine/random.h"
 #include "engine/state_dict.h"
 #include "engine/tensor.h"
+#include "models/models.h"
 #include "training/data.h"

@@ -164,7 +164,9 @@ TEST_CASE("kNN in chunks equals kNN in one block") {
     CHECK(chunked.predictions.to_vector() == whole.predictions.to_vector());
     CHECK(chunked.top1 == whole.top1);
     CHECK(*chunked.top5 == *whole.top5);
-    vireo::testing::check_close(chunked.class_scores, whole.class_scores.to_vector(), 1e-6);
+    // Scores agree to f32 rounding: a one-row GEMM may sum in another order, and exp(s/T) amplifies a
+    // similarity's rounding by 1/T.
+    vireo::testing::check_close(chunked.class_scores, whole.class_scores.to_vector(), 1e-5);
   }
 }
 

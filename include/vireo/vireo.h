@@ -8,6 +8,8 @@
 //   safetensors files                  engine/io.h
 //   ResNet, ViT, DDPM UNet, registry   models/models.h
 //   datasets, augmentations, loader    training/data.h (namespace vireo::data)
+//   kNN, linear probe, accuracy        training/eval.h (namespace vireo::eval)
+//   DDPM/DDIM training and sampling    training/diffusion.h (namespace vireo::diffusion)
 #pragma once
 
 #include "engine/autograd.h"
@@ -20,3 +22,5 @@
 #include "engine/tensor.h"
 #include "models/models.h"
 #include "training/data.h"
+#include "training/diffusion.h"
+#include "training/eval.h"

@@ -1,0 +1,81 @@
+// DINO as a Method: the equations are in dino.h and dino_method.h.
+#include "ssl/dino_method.h"
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "ssl/er_bound.h"
+
+namespace vireo::ssl {
+namespace {
+DinoLossOptions loss_options(const DinoOptions& options) {
+  DinoLossOptions loss = options.loss;
+  loss.out_features = options.head.out_features;
+  return loss;
+}
+}  // namespace
+
+Dino::Dino(const BackboneFactory& make_backbone, DinoOptions options, training::ScalingRule rule) : options(options) {
+  VIREO_CHECK(options.total_samples > 0, "Dino: total_samples (the teacher momentum schedule's length) must be "
+              "positive, got ", options.total_samples);
+  VIREO_CHECK(options.freeze_last_layer_samples >= 0, "Dino: freeze_last_layer_samples must be >= 0, got ",
+              options.freeze_last_layer_samples);
+  auto make_network = [&](std::shared_ptr<DinoHead>* head_out) {
+    std::shared_ptr<models::Backbone> backbone = make_backbone();
+    VIREO_CHECK(backbone, "Dino: the backbone factory returned null");
+    auto head = std::make_shared<DinoHead>(backbone->num_features(), options.head);
+    if (head_out) *head_out = head;
+    return std::make_shared<ProjectedEncoder>(backbone, head);
+  };
+  student = register_module("student", make_network(&student_head));
+  teacher = register_module("teacher", make_network(nullptr));
+  for (Tensor parameter : teacher->parameters()) parameter.requires_grad_(false);  // trained only by the EMA
+  loss = register_module("loss", std::make_shared<DinoLoss>(loss_options(options), rule));
+  teacher_ema_ = std::make_unique<training::ParameterEma>(
+      student, teacher, std::make_shared<training::CosineMomentum>(options.base_momentum, options.total_samples), rule);
+  teacher_ema_->reset_to_online();
+}
+
+StepOutput Dino::forward(const Views& views, int64_t samples_seen) {
+  VIREO_CHECK(views.images.size() >= 2, "Dino: needs the 2 global crops (then any local crops), got ",
+              views.images.size(), " views");
+  std::vector<Tensor> student_outputs, teacher_outputs;
+  for (const Tensor& crop : views.images) student_outputs.push_back((*student)(crop));
+  {
+    NoGrad no_grad;  // the teacher sees only the 2 global crops and learns only through the EMA
+    for (int global = 0; global < 2; ++global) teacher_outputs.push_back((*teacher)(views.images[global]));
+  }
+  const double teacher_temperature = loss->teacher_temperature(samples_seen);
+  StepOutput out;
+  if (options.entropy_reconstruction) {
+    const ERLoss er = dino_er_loss(student_outputs, teacher_outputs, loss->center.to(teacher_outputs[0].dtype()),
+                                   loss->options.student_temperature, teacher_temperature);
+    loss->update_center(teacher_outputs);
+    out.loss = er.loss;
+    out.metrics = er.metrics();
+  } else {
+    out.loss = loss->loss(student_outputs, teacher_outputs, samples_seen);
+    out.metrics["loss"] = out.loss.item();
+  }
+  out.metrics["teacher_temperature"] = teacher_temperature;
+  return out;
+}
+
+std::vector<std::pair<std::string, Tensor>> Dino::trainable_parameters() const {
+  std::vector<std::pair<std::string, Tensor>> parameters;
+  for (auto& [name, tensor] : student->named_parameters())
+    if (tensor.requires_grad()) parameters.emplace_back("student." + name, tensor);  // not the fixed weight_g
+  return parameters;
+}
+
+void Dino::before_optimizer_step(int64_t samples_seen) {
+  if (samples_seen < options.freeze_last_layer_samples) student_head->cancel_last_layer_gradients();
+}
+
+void Dino::after_optimizer_step(int64_t samples_seen) { teacher_ema_->update(samples_seen); }
+
+void Dino::set_scaling_rule(training::ScalingRule rule) {
+  teacher_ema_->set_rule(rule);
+  loss->set_rule(rule);
+}
+
+}  // namespace vireo::ssl

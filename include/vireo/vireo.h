@@ -10,6 +10,7 @@
 //   datasets, augmentations, loader    training/data.h (namespace vireo::data)
 //   kNN, linear probe, accuracy        training/eval.h (namespace vireo::eval)
 //   DDPM/DDIM training and sampling    training/diffusion.h (namespace vireo::diffusion)
+//   BYOL, SimCLR, DINO, ER, EMA rule   ssl/ssl.h (namespace vireo::ssl)
 #pragma once
 
 #include "engine/autograd.h"
@@ -24,3 +25,4 @@
 #include "training/data.h"
 #include "training/diffusion.h"
 #include "training/eval.h"
+#include "ssl/ssl.h"

@@ -1,6 +1,7 @@
 # Vireo's front door. `make run` and `make test` each install what is missing (Debian packages only),
 # configure and build, then run. PORTABLE=1 builds for generic x86-64; SANITIZE=1 builds with ASan+UBSan
-# into its own folder.
+# into its own folder. `make fuzz` builds the fuzz targets with clang in build-fuzz and runs each for
+# FUZZ_SECONDS (default 60).
 PORTABLE ?= 0
 SANITIZE ?= 0
 JOBS ?= $(shell nproc)
@@ -12,9 +13,10 @@ else
   BUILD_DIR ?= build
   BUILD_TYPE ?= Release
 endif
+FUZZ_SECONDS ?= 60
 NATIVE := $(if $(filter 1,$(PORTABLE)),OFF,ON)
 
-.PHONY: all deps configure build run test clean
+.PHONY: all deps configure build run test fuzz clean
 
 all: build
 
@@ -34,5 +36,9 @@ run: build
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
+fuzz:
+	@tools/setup/install-deps.sh --fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) tools/fuzz/run_fuzz.sh
+
 clean:
-	rm -rf build build-sanitize
+	rm -rf build build-sanitize build-fuzz

@@ -179,6 +179,37 @@ std::string format_double(double value) {
   return out.str();
 }
 
+// Whether a key from the command line is text a recipe could hold: well-formed UTF-8 (no overlong forms,
+// surrogates or code points past U+10FFFF) without control characters. Keys read from a file come through
+// yaml-cpp, which decodes them; an override's key does not, and raw bytes in it would be written into the
+// resolved recipe as they are, where a reader takes them for something else (0xFE 0xFF at the start of the
+// file reads as a UTF-16 byte-order mark).
+bool is_text_key(const std::string& key) {
+  for (size_t i = 0; i < key.size();) {
+    const auto lead = static_cast<unsigned char>(key[i]);
+    if (lead < 0x80) {
+      if (lead < 0x20 || lead == 0x7F) return false;
+      ++i;
+      continue;
+    }
+    size_t length;
+    uint32_t code, smallest;
+    if ((lead & 0xE0) == 0xC0) length = 2, code = lead & 0x1F, smallest = 0x80;
+    else if ((lead & 0xF0) == 0xE0) length = 3, code = lead & 0x0F, smallest = 0x800;
+    else if ((lead & 0xF8) == 0xF0) length = 4, code = lead & 0x07, smallest = 0x10000;
+    else return false;
+    if (i + length > key.size()) return false;
+    for (size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(key[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3F);
+    }
+    if (code < smallest || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
+    i += length;
+  }
+  return true;
+}
+
 // Levenshtein distance, for "did you mean".
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);
@@ -236,6 +267,7 @@ void ConfigTree::apply_override(const std::string& assignment) {
   std::stringstream stream(path);
   for (std::string part; std::getline(stream, part, '.');) {
     if (part.empty()) fail(origin, ": empty key in '", path, "'");
+    if (!is_text_key(part)) fail(origin, ": key '", part, "' holds a control character or bytes that are not UTF-8 text");
     parts.push_back(part);
   }
   std::shared_ptr<ConfigNode> node = root_;

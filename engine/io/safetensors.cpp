@@ -422,6 +422,12 @@ void SafetensorsReader::parse_header() {
     Shape shape;
     uint64_t numel = 1;
     bool overflow = false;
+    // The product of the extents with zeros counted as ones: the largest stride of the contiguous layout and a
+    // bound on every partial product. An empty tensor such as [0, 2^62, 2^62] holds no bytes, yet its strides
+    // would overflow (a fuzzing finding), so it is refused like a tensor too large to count. (Without a zero
+    // extent this bound is the element count, refused just before it with its own message.)
+    uint64_t stride_bound = 1;
+    bool strides_overflow = false;
     for (const Json& extent : shape_json) {
       VIREO_CHECK(extent.is_number_integer(), tensor, "shape ", shape_json.dump(), " has an extent that is not an integer");
       VIREO_CHECK(extent.is_number_unsigned(), tensor, "shape ", shape_json.dump(), " has a negative extent");
@@ -430,11 +436,14 @@ void SafetensorsReader::parse_header() {
                   shape_json.dump(), " has an extent too large to index");
       shape.push_back(static_cast<int64_t>(size));
       overflow |= __builtin_mul_overflow(numel, size, &numel);
+      strides_overflow |= __builtin_mul_overflow(stride_bound, std::max<uint64_t>(size, 1), &stride_bound);
     }
     uint64_t bytes = 0;
     overflow |= __builtin_mul_overflow(numel, element_size(dtype->dtype), &bytes);
     VIREO_CHECK(!overflow && numel <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), tensor, "shape ",
                 shape_json.dump(), " of ", dtype_name, " holds more bytes than 64 bits can count");
+    VIREO_CHECK(!strides_overflow && stride_bound <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), tensor,
+                "shape ", shape_json.dump(), " has extents whose product passes 64 bits, too large to index");
 
     const Json& offsets = value["data_offsets"];
     VIREO_CHECK(offsets.is_array() && offsets.size() == 2 && offsets[0].is_number_unsigned() &&

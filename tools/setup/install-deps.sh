@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Vireo needs that are missing (and only those), with sudo when not root.
-# Called by `make build`, `make run` and `make test`; harmless to run again.
+# Called by `make build`, `make run` and `make test`; harmless to run again. `--fuzz` (from `make fuzz`)
+# adds the fuzzing toolchain: clang, its libFuzzer and sanitizer runtimes, and its OpenMP runtime.
 set -euo pipefail
 
 packages=(
@@ -14,6 +15,13 @@ packages=(
   libcli11-dev                          # the vireo command line
   dataset-fashion-mnist                 # the default recipe's data
 )
+if [ "${1:-}" = "--fuzz" ]; then
+  packages+=(
+    clang                               # the fuzz build's compiler (clang 14 on Debian 12)
+    libclang-rt-dev                     # compiler-rt: libclang_rt.fuzzer, .asan, .ubsan (libclang-rt-14-dev)
+    libomp-dev                          # OpenMP for clang (gcc's libgomp does not serve it)
+  )
+fi
 
 missing=()
 for package in "${packages[@]}"; do

@@ -114,7 +114,7 @@ IdxArray read_idx(const std::string& path, int64_t expected_dims) {
   std::vector<uint8_t> sizes(static_cast<size_t>(4 * expected_dims));
   if (reader.read(sizes.data(), sizes.size()) < sizes.size())
     fail("read_idx: ", path, ": truncated inside the header (", expected_dims, " dimension sizes expected)");
-  // Bound the payload before allocating it: a damaged header must not ask for terabytes.
+  // Sizes whose product passes a terabyte are damage; bounding it also keeps the product from overflowing.
   constexpr uint64_t kLargestPayload = uint64_t{1} << 40;
   uint64_t payload = 1;
   for (int64_t d = 0; d < expected_dims; ++d) {
@@ -125,8 +125,18 @@ IdxArray read_idx(const std::string& path, int64_t expected_dims) {
   }
   if (payload == 0) fail("read_idx: ", path, ": holds no values (dimensions ", join_dims(array.dims), ")");
   const uint64_t header = 4 + 4 * static_cast<uint64_t>(expected_dims);
-  array.values.resize(payload);
-  const size_t got = reader.read(array.values.data(), payload);
+  // The sizes are the header's claim, not what the file holds: the buffer grows as the data arrives (read in
+  // 1 MiB steps, the vector's own doubling keeping the copies few), so a damaged 8-byte header cannot make
+  // the reader allocate gigabytes before finding the file short.
+  constexpr uint64_t kStep = uint64_t{1} << 20;
+  size_t got = 0;
+  while (got < payload) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(payload - got, kStep));
+    array.values.resize(got + want);
+    const size_t arrived = reader.read(array.values.data() + got, want);
+    got += arrived;
+    if (arrived < want) break;
+  }
   if (got < payload)
     fail("read_idx: ", path, ": truncated: the header promises ", join_dims(array.dims), " bytes (", header + payload,
          " bytes in all) but the data ends after ", header + got);

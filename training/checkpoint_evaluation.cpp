@@ -17,6 +17,7 @@ CheckpointEvaluation evaluate_checkpoint(const std::string& path, const std::vec
   if (recipe.task != "classification")
     fail(path, ": vireo eval measures test accuracy, which a '", recipe.task, "' checkpoint has none of");
 
+  set_math_threads(recipe.run);
   const auto test_set = make_dataset(recipe.data, data::Split::test);
   const data::Pipeline pipeline = make_pipeline(recipe.data, data::Split::test);
   const auto model = make_model(recipe.model);

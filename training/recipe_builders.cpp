@@ -15,6 +15,10 @@
 #include "training/data/image_folder.h"
 #include "training/data/synthetic.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace vireo::training {
 namespace {
 
@@ -50,6 +54,12 @@ std::shared_ptr<const data::Dataset> make_full_dataset(const DataRecipe& recipe,
 }
 
 }  // namespace
+
+void set_math_threads(const RunRecipe& run) {
+#ifdef _OPENMP
+  if (run.threads > 0) omp_set_num_threads(static_cast<int>(run.threads));
+#endif
+}
 
 std::shared_ptr<const data::Dataset> make_dataset(const DataRecipe& recipe, data::Split split) {
   std::shared_ptr<const data::Dataset> dataset = make_full_dataset(recipe, split);

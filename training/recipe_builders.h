@@ -15,6 +15,9 @@
 
 namespace vireo::training {
 
+// run.threads: the OpenMP threads the math runs on (0 leaves OpenMP's default, every core).
+void set_math_threads(const RunRecipe& run);
+
 // The split of data.dataset (cut to data.train_subset / data.test_subset when set).
 std::shared_ptr<const data::Dataset> make_dataset(const DataRecipe& recipe, data::Split split);
 

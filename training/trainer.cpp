@@ -15,10 +15,6 @@
 #include "training/classification.h"
 #include "training/recipe_builders.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 namespace vireo::training {
 namespace {
 
@@ -95,9 +91,7 @@ std::string describe(const Metrics& metrics) {
 
 Trainer::Trainer(Recipe recipe, TrainerOptions options) : recipe_(std::move(recipe)), options_(options) {
   const RunRecipe& run = recipe_.run;
-#ifdef _OPENMP
-  if (run.threads > 0) omp_set_num_threads(static_cast<int>(run.threads));
-#endif
+  set_math_threads(run);
   manual_seed(run.seed);
 
   train_set_ = make_dataset(recipe_.data, data::Split::train);
@@ -296,9 +290,9 @@ TrainingSummary Trainer::run() {
         break;
       }
     }
-    if (stopped || capped) break;
     const double epoch_seconds = seconds_since(epoch_start);
     summary.training_seconds += epoch_seconds;
+    if (stopped || capped) break;
     summary.epoch_seconds.push_back(epoch_seconds);
 
     const bool last = epoch + 1 == epochs;
@@ -315,6 +309,11 @@ TrainingSummary Trainer::run() {
                        describe(last_evaluation_) + timing);
       evaluated_last = last;
       window_start = Clock::now();
+    } else {
+      char line[96];
+      std::snprintf(line, sizeof line, "epoch %lld/%lld done in %.1f s", static_cast<long long>(epoch + 1),
+                    static_cast<long long>(epochs), epoch_seconds);
+      progress.message(line);
     }
     position_.epoch = epoch + 1;
     position_.batch = 0;

@@ -156,8 +156,7 @@ std::vector<data::TransformSpec> read_transforms(const ConfigSection& data, cons
       const std::string message = error.what();
       std::string culprit = "name";
       for (const auto& [option, values] : spec.options)
-        if (message.find("'" + option + "'") != std::string::npos || message.find(" " + option + " ") != std::string::npos)
-          culprit = option;
+        if (message.find("'" + option + "'") != std::string::npos) culprit = option;
       step.fail_at(culprit, message);
     }
     specs.push_back(std::move(spec));

@@ -139,6 +139,8 @@ Trainer::Trainer(Recipe recipe, TrainerOptions options) : recipe_(std::move(reci
   if (run.resume) {
     resume_from_checkpoint();
   } else {
+    // A fresh run owns its folder: an earlier run's checkpoint would not match the new metrics log.
+    std::filesystem::remove(checkpoint_path(), error);
     log_ = std::make_unique<MetricsLog>(MetricsLog::create(metrics_path()));
   }
   const std::string resolved_path = run.dir + "/recipe.resolved.yaml";

@@ -16,7 +16,9 @@
 // schedule state, generator, loader position, the loss averaged since the last log line) and so continues
 // the uninterrupted run's metrics exactly.
 //
-// The run folder (run.dir) receives recipe.resolved.yaml, metrics.jsonl and checkpoint.safetensors.
+// The run folder (run.dir) receives recipe.resolved.yaml, metrics.jsonl and checkpoint.safetensors. A run
+// that does not resume starts its folder afresh: the metrics log is rewritten and an earlier run's
+// checkpoint removed.
 #pragma once
 
 #include <cstdint>

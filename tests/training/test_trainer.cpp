@@ -217,3 +217,15 @@ TEST_CASE("trainer: bad data and an unwritable run folder are named and leave no
   std::filesystem::remove(image_root + "/train/b/broken.png");
   CHECK(train_text(folder_recipe, folder_data).finished);
 }
+
+TEST_CASE("trainer: a fresh run replaces an earlier run and a diverging one stops with its step") {
+  TempFolder folder("trainer_fresh");
+  const std::string recipe = vireo::testing::tiny_resnet_recipe(folder / "run", 1);
+  train_text(recipe);
+  REQUIRE(std::filesystem::exists(folder / "run/checkpoint.safetensors"));
+  // Not a resume: the earlier checkpoint goes (it would not match the new log), and a loss that blows up
+  // is refused at the step it happened.
+  check_error([&] { train_text(recipe, {"optimizer.lr=1e12", "train.ema.enabled=false"}); },
+              {"training diverged", "at step", "optimizer.lr"});
+  CHECK_FALSE(vireo::testing::holds_checkpoint_files(folder / "run"));
+}

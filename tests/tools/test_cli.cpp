@@ -1,0 +1,337 @@
+// The `vireo` program itself (bin/vireo, beside this test): help on every subcommand, info, a run trained
+// and evaluated, a run killed with SIGKILL mid-epoch and resumed to the exact metrics of an uninterrupted
+// one, and bad inputs each answered by one error line naming the input, a non-zero exit code and no
+// checkpoint left behind.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stb/stb_image_write.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "training/checkpoint.h"
+#include "training/data_helpers.h"
+#include "training/metrics_log.h"
+#include "training/run_helpers.h"
+
+extern char** environ;
+
+using vireo::testing::read_text;
+using vireo::testing::TempFolder;
+using vireo::testing::write_text;
+
+namespace {
+
+std::string vireo_binary() {
+  return (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "vireo").string();
+}
+
+// Starts `vireo args…` with stdout and stderr going to files; returns its process id.
+pid_t start_vireo(const std::vector<std::string>& args, const std::string& out_path, const std::string& err_path) {
+  const std::string binary = vireo_binary();
+  REQUIRE(std::filesystem::exists(binary));
+  std::vector<std::string> storage = {binary};
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& arg : storage) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = 0;
+  const int status = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  REQUIRE(status == 0);
+  return pid;
+}
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+Outcome run_vireo(const std::vector<std::string>& args, const TempFolder& folder) {
+  const pid_t pid = start_vireo(args, folder / "stdout.txt", folder / "stderr.txt");
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  return {WEXITSTATUS(status), read_text(folder / "stdout.txt"), read_text(folder / "stderr.txt")};
+}
+
+// The program refused the input: a non-zero exit code, exactly one line on stderr that starts with
+// "vireo: error: " and names the input (every fragment), and no checkpoint file in `run_dir`.
+void check_refused(const std::vector<std::string>& args, const TempFolder& folder,
+                   std::initializer_list<const char*> fragments, const std::string& run_dir = "") {
+  const Outcome outcome = run_vireo(args, folder);
+  INFO("stderr: ", outcome.err);
+  CHECK(outcome.exit_code != 0);
+  CHECK(outcome.err.rfind("vireo: error: ", 0) == 0);
+  CHECK(std::count(outcome.err.begin(), outcome.err.end(), '\n') == 1);
+  for (const char* fragment : fragments) CHECK(outcome.err.find(fragment) != std::string::npos);
+  if (!run_dir.empty()) CHECK_FALSE(vireo::testing::holds_checkpoint_files(run_dir));
+}
+
+// A folder holding the tiny recipe (running into folder/run) as folder/tiny.yaml.
+struct RecipeFolder : TempFolder {
+  std::string recipe, run_dir;
+  explicit RecipeFolder(const std::string& name, int64_t epochs = 1) : TempFolder(name) {
+    run_dir = *this / "run";
+    recipe = *this / "tiny.yaml";
+    write_text(recipe, vireo::testing::tiny_resnet_recipe(run_dir, epochs));
+  }
+};
+
+}  // namespace
+
+// ---- what works ----
+
+TEST_CASE("cli: --help on every subcommand") {
+  TempFolder folder("cli_help");
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--help"}, {"train", "--help"}, {"eval", "--help"}, {"info", "--help"}}) {
+    const Outcome outcome = run_vireo(args, folder);
+    INFO(args.front());
+    CHECK(outcome.exit_code == 0);
+    CHECK(outcome.out.find("Usage") != std::string::npos);
+  }
+  CHECK(run_vireo({"--help"}, folder).out.find("train") != std::string::npos);
+  CHECK(run_vireo({"train", "--help"}, folder).out.find("resume=true") != std::string::npos);
+}
+
+TEST_CASE("cli: info reports version build threads CPU features and CUDA devices") {
+  TempFolder folder("cli_info");
+  const Outcome outcome = run_vireo({"info"}, folder);
+  CHECK(outcome.exit_code == 0);
+  for (const char* expected : {"vireo 0.", "build)", "threads: ", "CPU features: ", "compiled for: ", "CUDA devices: none"})
+    CHECK(outcome.out.find(expected) != std::string::npos);
+  // The features listed are those the CPU reports.
+  __builtin_cpu_init();
+  CHECK((outcome.out.find("AVX-512F") != std::string::npos) == static_cast<bool>(__builtin_cpu_supports("avx512f")));
+}
+
+TEST_CASE("cli: train writes a run folder and eval reproduces its test accuracy") {
+  RecipeFolder folder("cli_train_eval", 2);
+  const Outcome trained = run_vireo({"train", folder.recipe, "--progress", "lines", "optimizer.lr=0.04"}, folder);
+  INFO(trained.err);
+  REQUIRE(trained.exit_code == 0);
+  CHECK(trained.out.find("run folder: " + folder.run_dir) != std::string::npos);
+  CHECK(trained.out.find("test top1: ") != std::string::npos);
+  for (const char* file : {"recipe.resolved.yaml", "metrics.jsonl", "checkpoint.safetensors"})
+    CHECK(std::filesystem::exists(folder.run_dir + "/" + file));
+  CHECK(read_text(folder.run_dir + "/recipe.resolved.yaml").find("lr: 0.04") != std::string::npos);
+
+  const auto lines = vireo::training::read_metrics(folder.run_dir + "/metrics.jsonl");
+  double logged = -1;
+  for (const auto& [name, value] : lines.back())
+    if (name == "test_top1") logged = value;
+  const Outcome evaluated = run_vireo({"eval", folder.run_dir + "/checkpoint.safetensors"}, folder);
+  INFO(evaluated.err);
+  REQUIRE(evaluated.exit_code == 0);
+  char expected[64];
+  std::snprintf(expected, sizeof expected, "test top1: %.2f%%", 100.0 * logged);
+  CHECK(evaluated.out.find(expected) != std::string::npos);
+  CHECK(evaluated.out.find("ema test top1: ") != std::string::npos);
+}
+
+TEST_CASE("cli: a run killed with SIGKILL mid-epoch and resumed logs the uninterrupted metrics") {
+  TempFolder folder("cli_sigkill");
+  // 8 epochs of 24 batches, a line every step, a checkpoint every 10 steps.
+  const auto recipe_for = [&](const std::string& run_dir) {
+    return vireo::testing::tiny_resnet_recipe(run_dir, 8);
+  };
+  const std::vector<std::string> shape = {"data.synthetic.train_size=96", "data.batch_size=4", "run.log_every=1",
+                                          "run.checkpoint_every=10", "--progress", "none"};
+  write_text(folder / "full.yaml", recipe_for(folder / "full"));
+  write_text(folder / "killed.yaml", recipe_for(folder / "killed"));
+  std::vector<std::string> full_args = {"train", folder / "full.yaml"};
+  full_args.insert(full_args.end(), shape.begin(), shape.end());
+  REQUIRE(run_vireo(full_args, folder).exit_code == 0);
+
+  std::vector<std::string> killed_args = {"train", folder / "killed.yaml"};
+  killed_args.insert(killed_args.end(), shape.begin(), shape.end());
+  const pid_t child = start_vireo(killed_args, folder / "child_out.txt", folder / "child_err.txt");
+  // Wait until the child has logged step 35 (mid-way through its second epoch, past the checkpoint of
+  // step 30), then kill it without warning.
+  const std::string metrics = folder / "killed/metrics.jsonl";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  bool reached = false;
+  while (!reached && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    reached = read_text(metrics).find("{\"step\":35,") != std::string::npos;
+  }
+  REQUIRE(reached);
+  REQUIRE(kill(child, SIGKILL) == 0);
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(WIFSIGNALED(status));  // killed, not finished
+  const auto partial = vireo::testing::deterministic_metric_lines(metrics);
+  const auto complete = vireo::testing::deterministic_metric_lines(folder / "full/metrics.jsonl");
+  REQUIRE(partial.size() < complete.size());
+  // The checkpoint the killed run left is one of its periodic ones, inside epoch 2 or later.
+  const auto position = vireo::training::load_checkpoint(folder / "killed/checkpoint.safetensors").position;
+  CHECK(position.step % 10 == 0);
+  CHECK(position.step >= 30);
+  CHECK(position.batch != 0);  // mid-epoch: 24 batches an epoch
+
+  std::vector<std::string> resume_args = killed_args;
+  resume_args.push_back("resume=true");
+  const Outcome resumed = run_vireo(resume_args, folder);
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(vireo::testing::deterministic_metric_lines(metrics) == complete);
+  for (const auto& entry : std::filesystem::directory_iterator(folder / "killed"))
+    CHECK(entry.path().filename().string().find(".tmp.") == std::string::npos);
+}
+
+// ---- bad inputs: one line naming the input, a non-zero exit code, no checkpoint ----
+
+TEST_CASE("cli refuses: an unknown recipe key with a suggestion") {
+  RecipeFolder folder("cli_unknown_key");
+  std::string text = read_text(folder.recipe);
+  text.replace(text.find("  lr: 0.05"), 10, "  lrr: 0.05");
+  write_text(folder.recipe, text);
+  check_refused({"train", folder.recipe}, folder, {"tiny.yaml:", "unknown key optimizer.lrr (did you mean lr?)"},
+                folder.run_dir);
+}
+
+TEST_CASE("cli refuses: a value of the wrong type") {
+  RecipeFolder folder("cli_wrong_type");
+  check_refused({"train", folder.recipe, "train.epochs=three"}, folder, {"train.epochs", "expected a whole number", "three"},
+                folder.run_dir);
+}
+
+TEST_CASE("cli refuses: a choice that is not one") {
+  RecipeFolder folder("cli_bad_choice");
+  std::string text = read_text(folder.recipe);
+  text.replace(text.find("name: sgd"), 9, "name: sgdd");
+  write_text(folder.recipe, text);
+  check_refused({"train", folder.recipe}, folder, {"tiny.yaml:", "optimizer.name", "'sgdd' is not one of"}, folder.run_dir);
+}
+
+TEST_CASE("cli refuses: a negative batch size") {
+  RecipeFolder folder("cli_negative_batch");
+  check_refused({"train", folder.recipe, "data.batch_size=-4"}, folder, {"data.batch_size", "greater than 0", "-4"},
+                folder.run_dir);
+}
+
+TEST_CASE("cli refuses: a missing recipe file") {
+  TempFolder folder("cli_missing_recipe");
+  check_refused({"train", folder / "nowhere.yaml"}, folder, {"nowhere.yaml", "cannot read the recipe"});
+}
+
+TEST_CASE("cli refuses: a recipe that is not valid YAML") {
+  RecipeFolder folder("cli_invalid_yaml");
+  write_text(folder.recipe, "run:\n  dir: x\nmodel: {name: resnet18\n");
+  check_refused({"train", folder.recipe}, folder, {"tiny.yaml", "not valid YAML"});
+}
+
+TEST_CASE("cli refuses: a missing dataset") {
+  TempFolder folder("cli_missing_dataset");
+  write_text(folder / "tiny.yaml", vireo::testing::tiny_resnet_recipe(folder / "run", 1, "fashion_mnist", ""));
+  check_refused({"train", folder / "tiny.yaml", "data.root=/nonexistent"}, folder, {"/nonexistent"}, folder / "run");
+}
+
+TEST_CASE("cli refuses: a truncated IDX file") {
+  TempFolder folder("cli_truncated_idx");
+  write_text(folder / "tiny.yaml", vireo::testing::tiny_resnet_recipe(folder / "run", 1, "fashion_mnist", ""));
+  std::filesystem::create_directories(folder / "idx");
+  write_text(folder / "idx/train-labels-idx1-ubyte", std::string("\0\0\x08\x01\0\0\0\x02\x01\x02", 10));
+  write_text(folder / "idx/train-images-idx3-ubyte", std::string("\0\0\x08\x03\0\0\0\x02\0\0\0\x1c\0\0\0\x1c", 16) +
+                                                         std::string(300, '\x10'));
+  check_refused({"train", folder / "tiny.yaml", "data.root=" + (folder / "idx")}, folder,
+                {"train-images-idx3-ubyte"}, folder / "run");
+}
+
+TEST_CASE("cli refuses: a corrupt image in an image folder") {
+  TempFolder folder("cli_corrupt_image");
+  write_text(folder / "tiny.yaml", vireo::testing::tiny_resnet_recipe(folder / "run", 1, "image_folder", ""));
+  for (const char* split : {"train", "test"})
+    for (const char* label : {"a", "b"}) {
+      const std::string dir = folder / (std::string(split) + "/" + label);
+      std::filesystem::create_directories(dir);
+      std::vector<unsigned char> pixels(8 * 8 * 3, 100);
+      REQUIRE(stbi_write_png((dir + "/0.png").c_str(), 8, 8, 3, pixels.data(), 24));
+      REQUIRE(stbi_write_png((dir + "/1.png").c_str(), 8, 8, 3, pixels.data(), 24));
+    }
+  write_text(folder / "train/a/corrupt.png", "\x89PNG but nothing after");
+  check_refused({"train", folder / "tiny.yaml", "data.root=" + folder.path.string(), "model.num_classes=2",
+                 "data.batch_size=5"},
+                folder, {"corrupt.png"}, folder / "run");
+}
+
+TEST_CASE("cli refuses: an unwritable run folder") {
+  RecipeFolder folder("cli_unwritable");
+  write_text(folder / "plain_file", "a file, not a folder");
+  check_refused({"train", folder.recipe, "run.dir=" + (folder / "plain_file/run")}, folder,
+                {"plain_file/run", "cannot create the run folder"});
+}
+
+TEST_CASE("cli refuses: a corrupt checkpoint with resume=true") {
+  RecipeFolder folder("cli_corrupt_checkpoint");
+  std::filesystem::create_directories(folder.run_dir);
+  write_text(folder.run_dir + "/checkpoint.safetensors", std::string("\x10\0\0\0\0\0\0\0{\"a\":", 13));
+  check_refused({"train", folder.recipe, "resume=true"}, folder, {"run/checkpoint.safetensors"});
+}
+
+TEST_CASE("cli refuses: a checkpoint from a different model") {
+  RecipeFolder folder("cli_other_model");
+  REQUIRE(run_vireo({"train", folder.recipe, "--progress", "none"}, folder).exit_code == 0);
+  check_refused({"train", folder.recipe, "resume=true", "model.width=0.125"}, folder,
+                {"run/checkpoint.safetensors", "model.bn1.bias has shape [4] in the checkpoint but [8]"});
+  check_refused({"eval", folder.run_dir + "/checkpoint.safetensors", "model.name=resnet34"}, folder,
+                {"run/checkpoint.safetensors", "model.layer1.2.", "is missing from the checkpoint"});
+}
+
+TEST_CASE("cli refuses: an override without =") {
+  RecipeFolder folder("cli_bad_override");
+  check_refused({"train", folder.recipe, "optimizer.lr"}, folder, {"'optimizer.lr' is not an override"}, folder.run_dir);
+}
+
+TEST_CASE("cli refuses: an unknown subcommand") {
+  TempFolder folder("cli_unknown_command");
+  check_refused({"trian", "x.yaml"}, folder, {"unknown command 'trian' (did you mean train?)"});
+}
+
+TEST_CASE("cli refuses: an unknown option") {
+  RecipeFolder folder("cli_unknown_option");
+  check_refused({"train", "--bogus", folder.recipe}, folder, {"--bogus"}, folder.run_dir);
+  check_refused({"train"}, folder, {"recipe", "required"});
+}
+
+TEST_CASE("cli refuses: an unknown model name") {
+  RecipeFolder folder("cli_unknown_model");
+  check_refused({"train", folder.recipe, "model.name=resnet19"}, folder,
+                {"model.name", "unknown model 'resnet19' (did you mean resnet18?)"}, folder.run_dir);
+}
+
+TEST_CASE("cli refuses: an unknown transform") {
+  RecipeFolder folder("cli_unknown_transform");
+  check_refused({"train", folder.recipe, "data.train_transforms.1.name=random_flip"}, folder,
+                {"data.train_transforms.1.name", "unknown transform 'random_flip'"}, folder.run_dir);
+}
+
+TEST_CASE("cli refuses: a model option of the wrong type") {
+  RecipeFolder folder("cli_model_option");
+  check_refused({"train", folder.recipe, "model.stem=3"}, folder, {"model.stem", "must be one of imagenet, cifar"},
+                folder.run_dir);
+}
+
+TEST_CASE("cli refuses: resume without a checkpoint") {
+  RecipeFolder folder("cli_resume_nothing");
+  check_refused({"train", folder.recipe, "--resume"}, folder, {"run/checkpoint.safetensors", "no checkpoint"},
+                folder.run_dir);
+}
+
+TEST_CASE("cli refuses: eval of a file that is not a checkpoint") {
+  TempFolder folder("cli_eval_foreign");
+  write_text(folder / "model.safetensors", std::string("\x02\0\0\0\0\0\0\0{}", 10));
+  check_refused({"eval", folder / "model.safetensors"}, folder, {"model.safetensors", "not a Vireo training checkpoint"});
+}

@@ -1,0 +1,19 @@
+// The subcommands of the `vireo` command line, one file each. Each adds itself to the top-level CLI11
+// app and returns what to run when it was the one given.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace vireo::cli {
+
+struct Subcommand {
+  CLI::App* app = nullptr;
+  std::function<int()> run;  // the exit code
+};
+
+Subcommand add_train_command(CLI::App& vireo);  // train.cpp
+Subcommand add_eval_command(CLI::App& vireo);   // eval.cpp
+Subcommand add_info_command(CLI::App& vireo);   // info.cpp
+
+}  // namespace vireo::cli

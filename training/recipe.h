@@ -1,0 +1,150 @@
+// Recipe: everything a training run is made of, as a typed tree read from a YAML file.
+//
+//   task: classification
+//   run:       {dir: runs/quickstart, seed: 0, threads: 2, log_every: 50, checkpoint_every: 500}
+//   data:      {dataset: fashion_mnist, batch_size: 128, train_transforms: [{name: random_crop, size: 28,
+//               padding: 2}, {name: random_horizontal_flip}]}
+//   model:     {name: resnet18, width: 0.25, stem: cifar}
+//   optimizer: {name: sgd, lr: 0.05, momentum: 0.9, nesterov: true, weight_decay: 5e-4}
+//   schedule:  {name: warmup_cosine, warmup_epochs: 1}
+//   train:     {epochs: 3, label_smoothing: 0.0, ema: {enabled: true, momentum: 0.999}}
+//   eval:      {every_epochs: 1}
+//
+// read_recipe reads every key through ConfigSection (training/config_tree.h), each with its default, so
+// that (1) a key nobody reads — a typo — is refused with its file:line and a "did you mean", (2) every
+// value is checked where it is read and a bad one is named by key and line, and (3) the resolved recipe,
+// defaults filled in, can be written to the run folder. Only the keys that apply are read: `nesterov`
+// under `optimizer.name: adamw` is an unknown key, not a silently ignored one.
+//
+// Durations are given in epochs, the unit a recipe is thought in; the trainer converts them to samples
+// seen (engine/optim/schedule.h), the unit schedules run in.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "models/registry.h"
+#include "training/config_tree.h"
+#include "training/data/transforms.h"
+
+namespace vireo::training {
+
+struct RunRecipe {
+  std::string dir;               // the run folder; default runs/<recipe file name without .yaml>
+  uint64_t seed = 0;             // model initialization, shuffling, augmentation, dropout
+  int64_t threads = 0;           // OpenMP threads for the math; 0 keeps OpenMP's default (every core)
+  int64_t log_every = 50;        // steps between lines of metrics.jsonl
+  int64_t checkpoint_every = 0;  // steps between checkpoints; 0: only at the end of the run
+  bool resume = false;           // continue from RUN_DIR/checkpoint.safetensors
+  // Checkpoint and stop once this many steps are done, as a job whose time slot ends would; the run is
+  // continued with resume. 0: run to the end.
+  int64_t stop_after_steps = 0;
+};
+
+struct SyntheticRecipe {
+  int64_t train_size = 1000, test_size = 200;
+  int64_t num_classes = 10;
+  int64_t channels = 1, height = 28, width = 28;
+  double noise = 0.1;
+};
+
+struct ImageFolderRecipe {
+  int64_t channels = 3;
+  std::vector<int64_t> resize;  // [] keeps the stored size; [side] or [height, width]
+};
+
+struct DataRecipe {
+  std::string dataset = "fashion_mnist";  // fashion_mnist | mnist | cifar10 | cifar100 | image_folder | synthetic
+  std::string root;                       // "" : $VIREO_DATA_ROOT, else the dataset's default folder
+  int64_t batch_size = 128;
+  int64_t workers = 2;                    // loader threads
+  bool drop_last = true;                  // every training batch full (BatchNorm needs more than one example)
+  int64_t train_subset = 0;               // use only the first N training examples; 0: all
+  int64_t test_subset = 0;                // likewise for the test split
+  std::vector<data::TransformSpec> train_transforms, test_transforms;
+  SyntheticRecipe synthetic;              // read when dataset is synthetic
+  ImageFolderRecipe image_folder;         // read when dataset is image_folder (root/train, root/test)
+};
+
+struct ModelRecipe {
+  std::string name;
+  models::ModelOptions options;                // every key but name, as create_model takes them
+  std::map<std::string, std::string> origins;  // key -> "recipe.yaml:12", for errors create_model raises
+  std::string name_origin;
+};
+
+struct OptimizerRecipe {
+  std::string name = "sgd";  // sgd | adam | adamw | lars
+  double lr = 0.1;
+  // When > 0, `lr` is the rate for this batch size and the run uses lr · batch_size / lr_base_batch_size
+  // (the linear scaling rule of Goyal et al. 2017).
+  int64_t lr_base_batch_size = 0;
+  double weight_decay = 0.0;
+  // Biases and normalization weights in a group without weight decay (optim::split_decay_groups);
+  // LARS always groups them so.
+  bool exclude_bias_and_norm_from_decay = false;
+  double momentum = 0.0, dampening = 0.0;  // sgd, lars (momentum)
+  bool nesterov = false;                   // sgd
+  std::vector<double> betas = {0.9, 0.999};
+  double eps = 1e-8;                       // adam, adamw, lars
+  bool amsgrad = false;                    // adam, adamw
+  double trust_coefficient = 1e-3;         // lars
+};
+
+struct ScheduleRecipe {
+  std::string name = "constant";      // constant | step | warmup_cosine
+  std::vector<double> milestones_epochs;  // step
+  double gamma = 0.1;                 // step
+  double warmup_epochs = 0.0;         // warmup_cosine
+  double start_factor = 0.0;          // warmup_cosine: the lr factor at sample 0
+  double final_factor = 0.0;          // warmup_cosine: the lr factor at the end
+};
+
+struct EmaRecipe {
+  bool enabled = false;
+  double momentum = 0.999;  // ρ in θ_ema ← ρ·θ_ema + (1 − ρ)·θ
+};
+
+struct TrainRecipe {
+  int64_t epochs = 1;
+  int64_t max_steps = 0;          // end the run (evaluation, checkpoint) after this many steps; 0: no cap
+  double label_smoothing = 0.0;
+  double grad_clip = 0.0;         // max total gradient norm; 0: no clipping
+  EmaRecipe ema;
+};
+
+struct EvalRecipe {
+  int64_t every_epochs = 1;  // evaluate after every N-th epoch (and always after the last); 0: only at the end
+  int64_t batch_size = 500;
+};
+
+struct Recipe {
+  std::string source;  // the recipe file, "<string>" for text
+  std::string task = "classification";
+  RunRecipe run;
+  DataRecipe data;
+  ModelRecipe model;
+  OptimizerRecipe optimizer;
+  ScheduleRecipe schedule;
+  TrainRecipe train;
+  EvalRecipe eval;
+  // The recipe as run: every key with its value or default, as YAML. Written to RUN_DIR/recipe.resolved.yaml
+  // and into every checkpoint.
+  std::string resolved_yaml;
+};
+
+// Reads and checks a whole recipe; throws vireo::Error naming file:line and key for the first fault.
+// `default_run_name` names the run folder when run.dir is absent (runs/<default_run_name>).
+Recipe read_recipe(const ConfigTree& tree, const std::string& default_run_name = "run");
+
+// Loads the YAML file `path`, applies the command-line `overrides` ("optimizer.lr=0.1"), and reads it.
+Recipe load_recipe(const std::string& path, const std::vector<std::string>& overrides = {});
+// The same from text (tests, and the recipe stored in a checkpoint).
+Recipe parse_recipe(const std::string& text, const std::string& source, const std::vector<std::string>& overrides = {});
+
+// The dataset names data.dataset accepts.
+const std::vector<std::string>& dataset_names();
+
+}  // namespace vireo::training

@@ -1,0 +1,355 @@
+// Trainer: builds a run from its recipe, then the loop — steps, logging, checkpoints, evaluation — with
+// the bookkeeping that makes a resumed run continue the uninterrupted one exactly.
+#include "training/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/optim/clip.h"
+#include "engine/random.h"
+#include "training/classification.h"
+#include "training/recipe_builders.h"
+
+namespace vireo::training {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The kind of training the recipe's `task` names.
+std::unique_ptr<TrainingTask> make_task(const Recipe& recipe, const data::Dataset& train_set) {
+  if (recipe.task == "classification") {
+    return std::make_unique<ClassificationTask>(make_dataset(recipe.data, data::Split::test),
+                                                make_pipeline(recipe.data, data::Split::test),
+                                                ClassificationOptions{.label_smoothing = recipe.train.label_smoothing,
+                                                                      .eval_batch_size = recipe.eval.batch_size,
+                                                                      .eval_workers = recipe.data.workers,
+                                                                      .num_classes = train_set.num_classes()});
+  }
+  fail(recipe.source, ": task '", recipe.task, "' has no trainer");
+}
+
+// The evaluations run after evaluated epochs, in the order their metrics are logged: the task's own
+// first (test accuracy). Evaluations of the learned features — kNN, linear probe — belong in this list
+// too, after the task's.
+std::vector<Evaluator> make_evaluators(TrainingTask& task) {
+  return {[&task](nn::Module& model, const std::string& prefix, Metrics& metrics) {
+    task.evaluate(model, prefix, metrics);
+  }};
+}
+
+Tensor f64_scalar(double value) { return Tensor::from_vector({value}, {}, {.dtype = DType::f64}); }
+
+Tensor i64_scalar(int64_t value) {
+  Tensor tensor = Tensor::empty({}, {.dtype = DType::i64});
+  *tensor.data<int64_t>() = value;
+  return tensor;
+}
+
+std::string metrics_json(const Metrics& metrics) {
+  nlohmann::ordered_json object = nlohmann::ordered_json::object();
+  for (const auto& [name, value] : metrics) object[name] = value;
+  return object.dump();
+}
+
+Metrics metrics_from_json(const std::string& text) {
+  Metrics metrics;
+  const auto object = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!object.is_object()) return metrics;
+  for (const auto& [name, value] : object.items())
+    if (value.is_number()) metrics.emplace_back(name, value.get<double>());
+  return metrics;
+}
+
+std::string percent(double fraction) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f%%", 100.0 * fraction);
+  return text;
+}
+
+// "test_top1 87.12%  ema_test_top1 86.50%"
+std::string describe(const Metrics& metrics) {
+  std::string text;
+  for (const auto& [name, value] : metrics) {
+    const bool is_accuracy = name.size() >= 4 && name.compare(name.size() - 4, 4, "top1") == 0;
+    char number[32];
+    std::snprintf(number, sizeof number, "%.4g", value);
+    text += (text.empty() ? "" : "  ") + name + " " + (is_accuracy ? percent(value) : std::string(number));
+  }
+  return text;
+}
+
+}  // namespace
+
+Trainer::Trainer(Recipe recipe, TrainerOptions options) : recipe_(std::move(recipe)), options_(options) {
+  const RunRecipe& run = recipe_.run;
+  set_math_threads(run);
+  manual_seed(run.seed);
+
+  train_set_ = make_dataset(recipe_.data, data::Split::train);
+  loader_ = std::make_unique<data::DataLoader>(
+      train_set_, std::vector<data::Pipeline>{make_pipeline(recipe_.data, data::Split::train)},
+      data::LoaderOptions{.batch_size = recipe_.data.batch_size,
+                          .shuffle = true,
+                          .drop_last = recipe_.data.drop_last,
+                          .workers = recipe_.data.workers,
+                          .seed = run.seed});
+  if (loader_->batches_per_epoch() == 0)
+    fail(recipe_.source, ": data.batch_size ", recipe_.data.batch_size, " is larger than the ", train_set_->size(),
+         " training examples (with data.drop_last, an epoch would have no batch)");
+  task_ = make_task(recipe_, *train_set_);
+
+  model_ = make_model(recipe_.model);
+  try {
+    task_->check_model(*model_);
+  } catch (const Error& error) {
+    fail(recipe_.model.name_origin, ": ", error.what());
+  }
+  if (recipe_.train.ema.enabled) {
+    // The copy's own random initialization is overwritten by ModelEma; drawing it must not move the
+    // default generator, so that a run with an EMA trains exactly as the same run without one.
+    Generator& generator = default_generator();
+    const uint64_t seed = generator.seed(), offset = generator.offset();
+    std::shared_ptr<nn::Module> average = make_model(recipe_.model);
+    generator.manual_seed(seed);
+    generator.set_offset(offset);
+    ema_ = std::make_unique<ModelEma>(*model_, average);
+  }
+  optimizer_ = make_optimizer(recipe_.optimizer, *model_, recipe_.data.batch_size);
+  const int64_t samples_per_epoch = recipe_.data.drop_last ? loader_->batches_per_epoch() * recipe_.data.batch_size
+                                                           : train_set_->size();
+  scheduler_ = std::make_unique<optim::LrScheduler>(
+      *optimizer_, make_schedule(recipe_.schedule, samples_per_epoch, recipe_.train.epochs));
+  evaluators_ = make_evaluators(*task_);
+
+  // The run folder: created (or reused) before training, so that an unwritable one fails now.
+  std::error_code error;
+  std::filesystem::create_directories(run.dir, error);
+  if (error || !std::filesystem::is_directory(run.dir))
+    fail(run.dir, ": cannot create the run folder (run.dir): ", error ? error.message() : "not a folder");
+  remove_stale_checkpoint_temporaries(checkpoint_path());
+  if (run.resume) {
+    resume_from_checkpoint();
+  } else {
+    // A fresh run owns its folder: an earlier run's checkpoint would not match the new metrics log.
+    std::filesystem::remove(checkpoint_path(), error);
+    log_ = std::make_unique<MetricsLog>(MetricsLog::create(metrics_path()));
+  }
+  const std::string resolved_path = run.dir + "/recipe.resolved.yaml";
+  std::ofstream resolved(resolved_path, std::ios::binary | std::ios::trunc);
+  resolved << recipe_.resolved_yaml;
+  resolved.close();
+  if (!resolved) fail(resolved_path, ": cannot write the resolved recipe");
+}
+
+Trainer::~Trainer() = default;
+
+int64_t Trainer::batches_per_epoch() const { return loader_->batches_per_epoch(); }
+std::string Trainer::checkpoint_path() const { return recipe_.run.dir + "/" + kCheckpointFile; }
+std::string Trainer::metrics_path() const { return recipe_.run.dir + "/metrics.jsonl"; }
+
+void Trainer::add_evaluator(Evaluator evaluator) { evaluators_.push_back(std::move(evaluator)); }
+
+void Trainer::resume_from_checkpoint() {
+  const std::string path = checkpoint_path();
+  const Checkpoint checkpoint = load_checkpoint(path);
+  load_module_state(*model_, checkpoint.model, "model", path, recipe_.model.name);
+  if (ema_) {
+    if (checkpoint.ema.empty())
+      fail(path, ": the checkpoint holds no EMA model, but the recipe has train.ema.enabled");
+    load_module_state(ema_->model(), checkpoint.ema, "ema", path, recipe_.model.name);
+  }
+  try {
+    optimizer_->load_state_dict(checkpoint.optimizer);
+  } catch (const Error& error) {
+    fail(path, ": the optimizer state does not fit optimizer.name ", recipe_.optimizer.name, ": ", error.what());
+  }
+  try {
+    scheduler_->load_state_dict(checkpoint.scheduler);
+  } catch (const Error& error) {
+    fail(path, ": the schedule state does not fit: ", error.what());
+  }
+  const TrainingPosition& at = checkpoint.position;
+  if (at.batch > loader_->batches_per_epoch())
+    fail(path, ": the checkpoint stands at batch ", at.batch, " of epoch ", at.epoch, " but an epoch now has ",
+         loader_->batches_per_epoch(), " batches (was data.batch_size or the dataset changed?)");
+  Generator& generator = default_generator();
+  generator.manual_seed(checkpoint.rng_seed);
+  generator.set_offset(checkpoint.rng_offset);
+  position_ = at;
+  const auto sum = checkpoint.trainer.find("loss_sum"), count = checkpoint.trainer.find("loss_count");
+  if (sum == checkpoint.trainer.end() || count == checkpoint.trainer.end())
+    fail(path, ": not a complete training checkpoint (no trainer.loss_sum or trainer.loss_count)");
+  loss_sum_ = sum->second.item();
+  loss_count_ = static_cast<int64_t>(count->second.item());
+  last_evaluation_ = metrics_from_json(checkpoint.last_evaluation_json);
+  log_ = std::make_unique<MetricsLog>(MetricsLog::resume(metrics_path(), checkpoint.metrics_bytes));
+}
+
+void Trainer::save(const Metrics& last_evaluation) {
+  Checkpoint checkpoint;
+  checkpoint.model = model_->state_dict();
+  checkpoint.optimizer = optimizer_->state_dict();
+  checkpoint.scheduler = scheduler_->state_dict();
+  if (ema_) checkpoint.ema = ema_->model().state_dict();
+  checkpoint.trainer = {{"loss_sum", f64_scalar(loss_sum_)}, {"loss_count", i64_scalar(loss_count_)}};
+  checkpoint.rng_seed = default_generator().seed();
+  checkpoint.rng_offset = default_generator().offset();
+  checkpoint.position = position_;
+  checkpoint.metrics_bytes = log_->bytes();
+  checkpoint.recipe_yaml = recipe_.resolved_yaml;
+  checkpoint.last_evaluation_json = metrics_json(last_evaluation);
+  save_checkpoint(checkpoint_path(), checkpoint);
+}
+
+double Trainer::train_step(const data::Batch& batch) {
+  Tensor loss = task_->loss(*model_, batch);
+  const double value = loss.item();
+  if (!std::isfinite(value))
+    fail("training diverged: the loss is ", value, " at step ", position_.step + 1,
+         " (try a lower optimizer.lr, or train.grad_clip)");
+  optimizer_->zero_grad();
+  loss.backward();
+  if (recipe_.train.grad_clip > 0.0) optim::clip_grad_norm_(model_->parameters(), recipe_.train.grad_clip);
+  optimizer_->step();
+  scheduler_->advance(batch.size());
+  if (ema_) ema_->update(*model_, recipe_.train.ema.momentum);
+  return value;
+}
+
+Metrics Trainer::evaluate() {
+  Metrics metrics;
+  for (const Evaluator& evaluator : evaluators_) evaluator(*model_, "", metrics);
+  if (ema_)
+    for (const Evaluator& evaluator : evaluators_) evaluator(ema_->model(), "ema_", metrics);
+  return metrics;
+}
+
+TrainingSummary Trainer::run() {
+  const auto run_start = Clock::now();
+  const RunRecipe& run = recipe_.run;
+  const int64_t epochs = recipe_.train.epochs, per_epoch = loader_->batches_per_epoch();
+  int64_t total_steps = epochs * per_epoch;
+  if (recipe_.train.max_steps > 0) total_steps = std::min(total_steps, recipe_.train.max_steps);
+
+  TrainingSummary summary;
+  summary.run_dir = run.dir;
+  Progress progress(options_.progress, total_steps, epochs, position_.step, run.log_every);
+  if (position_.step > 0 || position_.epoch > 0)
+    progress.message("resuming " + checkpoint_path() + " at step " + std::to_string(position_.step) + " (epoch " +
+                     std::to_string(position_.epoch + 1) + ", batch " + std::to_string(position_.batch) + ")");
+
+  model_->train();
+  auto window_start = Clock::now();
+  int64_t window_samples = 0;
+  bool stopped = false, capped = false, evaluated_last = false;
+  while (position_.epoch < epochs && !stopped && !capped) {
+    const int64_t epoch = position_.epoch;
+    const auto epoch_start = Clock::now();
+    // The loader runs on from one epoch into the next by itself; a seek (which drops the batches built
+    // ahead) is needed only at the start or after a resume.
+    const data::LoaderPosition start{epoch, position_.batch};
+    if (loader_->position() != start) loader_->seek(start);
+    while (position_.batch < per_epoch) {
+      if (recipe_.train.max_steps > 0 && position_.step >= recipe_.train.max_steps) {
+        capped = true;
+        break;
+      }
+      const data::Batch batch = loader_->next();
+      const double lr = optimizer_->param_groups().front().lr;  // the rate this step uses
+      const double loss = train_step(batch);
+      position_.batch += 1;
+      position_.step += 1;
+      position_.samples_seen += batch.size();
+      loss_sum_ += loss;
+      loss_count_ += 1;
+      window_samples += batch.size();
+
+      const double epoch_progress =
+          static_cast<double>(epoch) + static_cast<double>(position_.batch) / static_cast<double>(per_epoch);
+      const double images_per_second = static_cast<double>(window_samples) / std::max(seconds_since(window_start), 1e-9);
+      if (position_.step % run.log_every == 0 || position_.batch == per_epoch) {
+        log_->write(position_.step, epoch_progress,
+                    {{"loss", loss_sum_ / static_cast<double>(loss_count_)}, {"lr", lr}, {"img_per_s", images_per_second}});
+        loss_sum_ = 0.0;
+        loss_count_ = 0;
+        window_start = Clock::now();
+        window_samples = 0;
+      }
+      progress.step(position_.step, epoch, loss, images_per_second);
+      if (run.checkpoint_every > 0 && position_.step % run.checkpoint_every == 0) save(last_evaluation_);
+      if (run.stop_after_steps > 0 && position_.step == run.stop_after_steps) {
+        if (run.checkpoint_every == 0 || position_.step % run.checkpoint_every != 0) save(last_evaluation_);
+        stopped = true;
+        break;
+      }
+    }
+    const double epoch_seconds = seconds_since(epoch_start);
+    summary.training_seconds += epoch_seconds;
+    if (stopped || capped) break;
+    summary.epoch_seconds.push_back(epoch_seconds);
+
+    const bool last = epoch + 1 == epochs;
+    const int64_t every = recipe_.eval.every_epochs;
+    if (last || (every > 0 && (epoch + 1) % every == 0)) {
+      const auto eval_start = Clock::now();
+      last_evaluation_ = evaluate();
+      const double eval_seconds = seconds_since(eval_start);
+      summary.evaluation_seconds += eval_seconds;
+      log_->write(position_.step, static_cast<double>(epoch + 1), last_evaluation_);
+      char timing[96];
+      std::snprintf(timing, sizeof timing, "  (epoch %.1f s, evaluation %.1f s)", epoch_seconds, eval_seconds);
+      progress.message("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs) + ": " +
+                       describe(last_evaluation_) + timing);
+      evaluated_last = last;
+      window_start = Clock::now();
+    } else {
+      char line[96];
+      std::snprintf(line, sizeof line, "epoch %lld/%lld done in %.1f s", static_cast<long long>(epoch + 1),
+                    static_cast<long long>(epochs), epoch_seconds);
+      progress.message(line);
+    }
+    position_.epoch = epoch + 1;
+    position_.batch = 0;
+  }
+  progress.finish();
+
+  if (!stopped) {
+    if (capped && !evaluated_last) {
+      const auto eval_start = Clock::now();
+      last_evaluation_ = evaluate();
+      summary.evaluation_seconds += seconds_since(eval_start);
+      log_->write(position_.step,
+                  static_cast<double>(position_.epoch) + static_cast<double>(position_.batch) / static_cast<double>(per_epoch),
+                  last_evaluation_);
+      progress.message("stopped at train.max_steps = " + std::to_string(recipe_.train.max_steps) + ": " +
+                       describe(last_evaluation_));
+    }
+    save(last_evaluation_);
+  } else {
+    progress.message("stopped at run.stop_after_steps = " + std::to_string(run.stop_after_steps) +
+                     "; continue with run.resume=true");
+  }
+
+  summary.steps = position_.step;
+  summary.epochs_completed = position_.epoch;
+  summary.finished = !stopped;
+  summary.last_evaluation = last_evaluation_;
+  summary.seconds = seconds_since(run_start);
+  return summary;
+}
+
+TrainingSummary train(const Recipe& recipe, TrainerOptions options) {
+  Trainer trainer(recipe, options);
+  return trainer.run();
+}
+
+}  // namespace vireo::training

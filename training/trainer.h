@@ -1,0 +1,112 @@
+// Trainer: a recipe run end to end — the loop every task shares.
+//
+//   for each epoch e, for each batch b (from the loader, seeded: batch (e, b) is the same in every run):
+//     loss = task.loss(model, batch);  backward;  optional gradient clipping;  optimizer step
+//     schedule.advance(batch size)       (the learning rate is a function of samples seen)
+//     ema.update(model, ρ)               (when train.ema.enabled)
+//     every run.log_every steps:         a line of metrics.jsonl (loss, lr, img_per_s)
+//     every run.checkpoint_every steps:  RUN_DIR/checkpoint.safetensors (training/checkpoint.h)
+//   after evaluated epochs: the evaluators' metrics of the model (and of its EMA, prefixed "ema_")
+//   at the end: a final evaluation when the last epoch had none, and a final checkpoint
+//
+// Determinism: the same recipe, seed and thread count give a bit-identical loss curve — the loader's
+// batches are a pure function of (seed, epoch, batch), every kernel reduces in a fixed order for a given
+// thread count, and the only other randomness (initialization, dropout) comes from the default generator,
+// seeded from run.seed. A run resumed from a checkpoint restores all of it (weights, optimizer and
+// schedule state, generator, loader position, the loss averaged since the last log line) and so continues
+// the uninterrupted run's metrics exactly.
+//
+// The run folder (run.dir) receives recipe.resolved.yaml, metrics.jsonl and checkpoint.safetensors. A run
+// that does not resume starts its folder afresh: the metrics log is rewritten and an earlier run's
+// checkpoint removed.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/nn/module.h"
+#include "engine/optim/optimizer.h"
+#include "engine/optim/schedule.h"
+#include "training/checkpoint.h"
+#include "training/data/loader.h"
+#include "training/metrics_log.h"
+#include "training/model_ema.h"
+#include "training/progress.h"
+#include "training/recipe.h"
+#include "training/task.h"
+
+namespace vireo::training {
+
+// An evaluation run after evaluated epochs: appends named metrics of `model` (the trained model with
+// prefix "", its EMA with "ema_") to `metrics`.
+using Evaluator = std::function<void(nn::Module& model, const std::string& prefix, Metrics& metrics)>;
+
+struct TrainerOptions {
+  ProgressStyle progress = ProgressStyle::automatic;
+};
+
+struct TrainingSummary {
+  std::string run_dir;
+  int64_t steps = 0;             // the step count reached
+  int64_t epochs_completed = 0;
+  bool finished = false;         // false when the run stopped at run.stop_after_steps, to be resumed
+  Metrics last_evaluation;       // the latest evaluation's metrics (test_top1, …); empty if none ran
+  double seconds = 0.0;          // wall time of this process's share of the run
+  double training_seconds = 0.0, evaluation_seconds = 0.0;
+  std::vector<double> epoch_seconds;  // training time of each epoch completed by this process
+};
+
+class Trainer {
+ public:
+  // Builds the datasets, loader, model, optimizer and schedule (and loads the checkpoint when
+  // run.resume); creates the run folder and writes recipe.resolved.yaml. Throws vireo::Error naming the
+  // recipe key, file or checkpoint at fault.
+  explicit Trainer(Recipe recipe, TrainerOptions options = {});
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  TrainingSummary run();
+
+  // Appends an evaluation (its metrics are logged after those of the evaluations before it).
+  void add_evaluator(Evaluator evaluator);
+
+  const Recipe& recipe() const { return recipe_; }
+  nn::Module& model() { return *model_; }
+  const TrainingPosition& position() const { return position_; }
+  int64_t batches_per_epoch() const;
+  std::string checkpoint_path() const;
+  std::string metrics_path() const;
+
+ private:
+  double train_step(const data::Batch& batch);  // returns the batch's loss
+  Metrics evaluate();
+  void save(const Metrics& last_evaluation);
+  void resume_from_checkpoint();
+
+  Recipe recipe_;
+  TrainerOptions options_;
+  std::shared_ptr<const data::Dataset> train_set_;
+  std::unique_ptr<data::DataLoader> loader_;
+  std::shared_ptr<nn::Module> model_;
+  std::unique_ptr<ModelEma> ema_;
+  std::unique_ptr<optim::Optimizer> optimizer_;
+  std::unique_ptr<optim::LrScheduler> scheduler_;
+  std::unique_ptr<TrainingTask> task_;
+  std::vector<Evaluator> evaluators_;
+  std::unique_ptr<MetricsLog> log_;
+  TrainingPosition position_;
+  // The losses since the last log line (their sum in f64, and how many), so that a line's "loss" is
+  // their mean — kept in checkpoints so a resumed run prints the same mean.
+  double loss_sum_ = 0.0;
+  int64_t loss_count_ = 0;
+  Metrics last_evaluation_;
+};
+
+// `vireo train`: builds a Trainer from the recipe and runs it.
+TrainingSummary train(const Recipe& recipe, TrainerOptions options = {});
+
+}  // namespace vireo::training

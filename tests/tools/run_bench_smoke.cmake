@@ -1,15 +1,15 @@
-# Smoke test of bench_models (tools/bench/models.cpp): one workload, a tiny configuration (batch 2, one
+# Smoke test of `vireo bench` (tools/vireo/bench.cpp): one workload, a tiny configuration (batch 2, one
 # step, no warm-up, one ViT block), and a check that stdout is ONE JSON line with the keys `vireo bench`
 # promises. No timing is asserted; the forward GFLOP of ResNet-18 and the ViT are checked against the
 # scripts' formulas, recomputed here.
 #
-#   cmake -DBENCH=<path to bench_models> -DWORKLOAD=resnet18_cifar|vit_tiny|ddpm_unet|byol_resnet18|gemm
+#   cmake -DVIREO=<path to bin/vireo> -DWORKLOAD=resnet18_cifar|vit_tiny|ddpm_unet|byol_resnet18|gemm
 #         -P run_bench_smoke.cmake
 if(WORKLOAD STREQUAL "gemm")
-  set(args --gemm 64 --threads 1)
+  set(args bench --gemm 64 --threads 1)
   set(keys gemm_n threads gflop_per_s gflop_per_s_best fma_peak_gflop_per_s fraction_of_peak)
 else()
-  set(args --model ${WORKLOAD} --batch 2 --steps 1 --warmup 0 --threads 1)
+  set(args bench --model ${WORKLOAD} --batch 2 --steps 1 --warmup 0 --threads 1)
   if(WORKLOAD STREQUAL "vit_tiny")
     list(APPEND args --depth 1)
   endif()
@@ -17,35 +17,35 @@ else()
            train_gflop_per_img step_ms_median final_loss)
 endif()
 
-execute_process(COMMAND ${BENCH} ${args} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+execute_process(COMMAND ${VIREO} ${args} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "bench_models ${args} exited with ${rc}:\n${err}")
+  message(FATAL_ERROR "vireo ${args} exited with ${rc}:\n${err}")
 endif()
 string(STRIP "${out}" line)
 if(line STREQUAL "" OR line MATCHES "\n")
-  message(FATAL_ERROR "bench_models ${args} should print exactly one line, printed:\n${out}")
+  message(FATAL_ERROR "vireo ${args} should print exactly one line, printed:\n${out}")
 endif()
 foreach(key IN LISTS keys)
   string(JSON value ERROR_VARIABLE json_error GET "${line}" ${key})
   if(json_error)
-    message(FATAL_ERROR "bench_models ${args}: no \"${key}\" in its JSON line (${json_error}):\n${line}")
+    message(FATAL_ERROR "vireo ${args}: no \"${key}\" in its JSON line (${json_error}):\n${line}")
   endif()
   set(value_${key} "${value}")
 endforeach()
 
 if(WORKLOAD STREQUAL "gemm")
   if(NOT value_gemm_n EQUAL 64 OR NOT value_gflop_per_s GREATER 0)
-    message(FATAL_ERROR "bench_models ${args}: expected n 64 and a positive rate:\n${line}")
+    message(FATAL_ERROR "vireo ${args}: expected n 64 and a positive rate:\n${line}")
   endif()
   return()
 endif()
 
 if(NOT value_model STREQUAL WORKLOAD OR NOT value_batch EQUAL 2 OR NOT value_threads EQUAL 1)
-  message(FATAL_ERROR "bench_models ${args}: model/batch/threads do not echo the flags:\n${line}")
+  message(FATAL_ERROR "vireo ${args}: model/batch/threads do not echo the flags:\n${line}")
 endif()
 if(NOT value_img_per_s GREATER 0 OR NOT value_peak_rss_mib GREATER 0 OR NOT value_peak_tensor_mib GREATER 0
    OR NOT value_gflop_per_img GREATER 0)
-  message(FATAL_ERROR "bench_models ${args}: throughput, memory and GFLOP must be positive:\n${line}")
+  message(FATAL_ERROR "vireo ${args}: throughput, memory and GFLOP must be positive:\n${line}")
 endif()
 
 # Forward multiply-adds per image, as the PyTorch scripts count them.
@@ -69,7 +69,7 @@ if(DEFINED macs)
   math(EXPR fraction "${units} % 10000 + 10000")  # a leading 1 keeps the zero padding
   string(SUBSTRING "${fraction}" 1 4 fraction)
   if(NOT value_gflop_per_img EQUAL "${whole}.${fraction}")
-    message(FATAL_ERROR "bench_models ${args}: gflop_per_img ${value_gflop_per_img}, expected ${whole}.${fraction} "
+    message(FATAL_ERROR "vireo ${args}: gflop_per_img ${value_gflop_per_img}, expected ${whole}.${fraction} "
                         "(${macs} multiply-adds per image)")
   endif()
 endif()

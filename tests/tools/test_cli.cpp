@@ -96,7 +96,7 @@ struct RecipeFolder : TempFolder {
 TEST_CASE("cli: --help on every subcommand") {
   TempFolder folder("cli_help");
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-           {"--help"}, {"train", "--help"}, {"eval", "--help"}, {"info", "--help"}}) {
+           {"--help"}, {"train", "--help"}, {"eval", "--help"}, {"info", "--help"}, {"bench", "--help"}}) {
     const Outcome outcome = run_vireo(args, folder);
     INFO(args.front());
     CHECK(outcome.exit_code == 0);
@@ -104,6 +104,7 @@ TEST_CASE("cli: --help on every subcommand") {
   }
   CHECK(run_vireo({"--help"}, folder).out.find("train") != std::string::npos);
   CHECK(run_vireo({"train", "--help"}, folder).out.find("resume=true") != std::string::npos);
+  CHECK(run_vireo({"bench", "--help"}, folder).out.find("resnet18_cifar") != std::string::npos);
 }
 
 TEST_CASE("cli: info reports version build threads CPU features and CUDA devices") {
@@ -334,4 +335,11 @@ TEST_CASE("cli refuses: eval of a file that is not a checkpoint") {
   TempFolder folder("cli_eval_foreign");
   write_text(folder / "model.safetensors", std::string("\x02\0\0\0\0\0\0\0{}", 10));
   check_refused({"eval", folder / "model.safetensors"}, folder, {"model.safetensors", "not a Vireo training checkpoint"});
+}
+
+TEST_CASE("cli refuses: bench without a workload and with an unknown one") {
+  TempFolder folder("cli_bench_refused");
+  check_refused({"bench"}, folder, {"give --model or --gemm"});
+  check_refused({"bench", "--model", "resnet19"}, folder, {"--model", "resnet19"});
+  check_refused({"bench", "--model", "resnet18_cifar", "--gemm", "64"}, folder, {"excludes"});
 }

@@ -1,6 +1,6 @@
 #!/bin/bash
 # compare.sh: Vireo against PyTorch, side by side on this machine, for the workloads of
-# ../shared/bench/pytorch (issue 6's bar). For each workload it runs Vireo's bench_models and PyTorch's
+# ../shared/bench/pytorch (issue 6's bar). For each workload it runs `vireo bench` and PyTorch's
 # run.sh alternately — Vireo, PyTorch, Vireo, PyTorch, … (--pairs pairs) — so both see the same machine
 # over the same minutes, then prints the median images/s of each side, the throughput ratio
 # Vireo/PyTorch, the peak-RSS ratio and the machine's load; then the SGEMM figure (Vireo's matmul beside
@@ -12,7 +12,7 @@
 #                               [--depth 6] [--gemm 1024] [--out bench-compare.md] [--log bench-compare.jsonl]
 #   --gemm 0 skips the SGEMM figure; --models "" runs only it.
 # environment:
-#   VIREO_BENCH        Vireo's driver (default: build/bin/bench_models under the repository)
+#   VIREO              the vireo command (default: build/bin/vireo under the repository)
 #   PYTORCH_BENCH_DIR  the PyTorch scripts (default: ../shared/bench/pytorch relative to the repository)
 #   PYTHON             the Python with torch (default: /usr/bin/python3)
 #
@@ -22,7 +22,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-VIREO_BENCH=${VIREO_BENCH:-$repo/build/bin/bench_models}
+VIREO=${VIREO:-$repo/build/bin/vireo}
 PYTORCH_BENCH_DIR=${PYTORCH_BENCH_DIR:-$repo/../shared/bench/pytorch}
 PYTHON=${PYTHON:-/usr/bin/python3}
 
@@ -49,7 +49,7 @@ while (($#)); do
   shift 2
 done
 ((pairs >= 1)) || { echo "compare.sh: --pairs must be at least 1, got $pairs" >&2; exit 2; }
-[ -x "$VIREO_BENCH" ] || { echo "compare.sh: no Vireo driver at $VIREO_BENCH (build first, or set VIREO_BENCH)" >&2; exit 2; }
+[ -x "$VIREO" ] || { echo "compare.sh: no vireo command at $VIREO (build first, or set VIREO)" >&2; exit 2; }
 [ -x "$PYTORCH_BENCH_DIR/run.sh" ] || { echo "compare.sh: no $PYTORCH_BENCH_DIR/run.sh (set PYTORCH_BENCH_DIR)" >&2; exit 2; }
 [ -x "$PYTHON" ] || { echo "compare.sh: no Python at $PYTHON (set PYTHON)" >&2; exit 2; }
 : > "$log"
@@ -104,13 +104,13 @@ for workload in $models; do
   [ "$workload" = vit_tiny ] && extra=(--depth "$depth")
   common=(--batch "$batch" --steps "$n" --warmup "$warmup" --threads "$threads" "${extra[@]}")
   for ((pair = 1; pair <= pairs; pair++)); do
-    record vireo "$workload" "$pair" "$VIREO_BENCH" --model "$workload" "${common[@]}"
+    record vireo "$workload" "$pair" "$VIREO" bench --model "$workload" "${common[@]}"
     record pytorch "$workload" "$pair" "$PYTORCH_BENCH_DIR/run.sh" "$workload" "${common[@]}"
   done
 done
 if ((gemm > 0)); then
   for ((pair = 1; pair <= pairs; pair++)); do
-    record vireo gemm "$pair" "$VIREO_BENCH" --gemm "$gemm" --threads "$threads"
+    record vireo gemm "$pair" "$VIREO" bench --gemm "$gemm" --threads "$threads"
     record pytorch gemm "$pair" torch_gemm "$gemm" "$threads"
   done
 fi

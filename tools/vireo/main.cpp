@@ -3,6 +3,7 @@
 //   vireo train RECIPE [key=value …]   train from a YAML recipe (training/recipes/), with overrides
 //   vireo eval CHECKPOINT [key=value …] test accuracy of a checkpoint's model
 //   vireo info                         version, build, threads, CPU features, CUDA devices
+//   vireo bench --model M | --gemm N   a timed training step (or SGEMM) as one JSON line (tools/bench)
 //
 // Every failure is one line on stderr — "vireo: error: recipe.yaml:12: unknown key optimizer.lrr (did
 // you mean lr?)" — and a non-zero exit code: 1 for a refused input (a vireo::Error), 2 for a command line
@@ -52,7 +53,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough(false);
   const std::vector<vireo::cli::Subcommand> subcommands = {
-      vireo::cli::add_train_command(app), vireo::cli::add_eval_command(app), vireo::cli::add_info_command(app)};
+      vireo::cli::add_train_command(app), vireo::cli::add_eval_command(app), vireo::cli::add_info_command(app),
+      vireo::cli::add_bench_command(app)};
 
   // An unknown subcommand is named with a suggestion, rather than CLI11's "arguments were not expected".
   if (argc > 1 && argv[1][0] != '-') {
@@ -70,7 +72,7 @@ int main(int argc, char** argv) {
     }
     if (!known)
       return error("unknown command '" + given + "'" + (suggestion.empty() ? "" : " (did you mean " + suggestion + "?)") +
-                       "; commands: train, eval, info (see vireo --help)",
+                       "; commands: train, eval, info, bench (see vireo --help)",
                    2);
   }
 

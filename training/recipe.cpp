@@ -335,6 +335,25 @@ EvalRecipe read_eval(const ConfigSection& section) {
   return out;
 }
 
+DiffusionRecipe read_diffusion(const ConfigSection& section) {
+  DiffusionRecipe out;
+  out.schedule = section.choice("schedule", out.schedule, {"linear", "cosine"});
+  out.timesteps = read_positive(section, "timesteps", out.timesteps);
+  if (out.schedule == "linear") {
+    out.beta_start = read_fraction(section, "beta_start", out.beta_start);
+    out.beta_end = read_fraction(section, "beta_end", out.beta_end);
+    if (!(out.beta_start > 0.0)) section.fail_at("beta_start", "must be greater than 0");
+    if (out.beta_end < out.beta_start)
+      section.fail_at("beta_end", "must not be smaller than beta_start (" + number_text(out.beta_start) + ")");
+  }
+  out.eval_images = read_positive(section, "eval_images", out.eval_images);
+  out.grid_samples = read_non_negative(section, "grid_samples", out.grid_samples);
+  out.grid_steps = read_positive(section, "grid_steps", out.grid_steps);
+  if (out.grid_steps > out.timesteps)
+    section.fail_at("grid_steps", "must not exceed diffusion.timesteps (" + std::to_string(out.timesteps) + ")");
+  return out;
+}
+
 }  // namespace
 
 const std::vector<std::string>& dataset_names() {
@@ -348,8 +367,9 @@ Recipe read_recipe(const ConfigTree& tree, const std::string& default_run_name) 
   const ConfigSection root = ConfigSection::root(tree, resolved);
   Recipe recipe;
   recipe.source = tree.source();
-  // The kind of training; the loss and the evaluation depend on it (training/classification.h).
-  recipe.task = root.choice("task", recipe.task, {"classification"});
+  // The kind of training; the loss and the evaluation depend on it (training/classification.h,
+  // training/ddpm.h).
+  recipe.task = root.choice("task", recipe.task, {"classification", "ddpm"});
   recipe.run = read_run(root.section("run"), default_run_name);
   recipe.data = read_data(root.section("data"));
   const std::shared_ptr<ConfigNode> model_node = tree.root()->find("model");
@@ -360,6 +380,7 @@ Recipe read_recipe(const ConfigTree& tree, const std::string& default_run_name) 
   recipe.train = read_train(root.section("train"));
   recipe.schedule = read_schedule(root.section("schedule"), recipe.train.epochs);
   recipe.eval = read_eval(root.section("eval"));
+  if (recipe.task == "ddpm") recipe.diffusion = read_diffusion(root.section("diffusion"));
   root.check_all_used();
   recipe.resolved_yaml = resolved.to_yaml();
   return recipe;

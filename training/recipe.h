@@ -120,9 +120,19 @@ struct EvalRecipe {
   int64_t batch_size = 500;
 };
 
+// The diffusion of a `task: ddpm` run (training/ddpm.h), read only for that task.
+struct DiffusionRecipe {
+  std::string schedule = "linear";  // linear | cosine (diffusion/noise_schedule.h)
+  int64_t timesteps = 1000;         // T
+  double beta_start = 1e-4, beta_end = 0.02;  // linear: β rises from beta_start to beta_end (Ho et al.)
+  int64_t eval_images = 500;        // the first N test images, on which test_loss is measured
+  int64_t grid_samples = 16;        // images in RUN_DIR/samples_epoch<E>.png after an evaluation; 0: none
+  int64_t grid_steps = 20;          // the DDIM steps (η = 0) that draw them
+};
+
 struct Recipe {
   std::string source;  // the recipe file, "<string>" for text
-  std::string task = "classification";
+  std::string task = "classification";  // classification | ddpm
   RunRecipe run;
   DataRecipe data;
   ModelRecipe model;
@@ -130,6 +140,7 @@ struct Recipe {
   ScheduleRecipe schedule;
   TrainRecipe train;
   EvalRecipe eval;
+  DiffusionRecipe diffusion;  // task: ddpm
   // The recipe as run: every key with its value or default, as YAML. Written to RUN_DIR/recipe.resolved.yaml
   // and into every checkpoint.
   std::string resolved_yaml;

@@ -13,6 +13,7 @@
 #include "engine/optim/clip.h"
 #include "engine/random.h"
 #include "training/classification.h"
+#include "training/ddpm.h"
 #include "training/recipe_builders.h"
 
 namespace vireo::training {
@@ -33,6 +34,17 @@ std::unique_ptr<TrainingTask> make_task(const Recipe& recipe, const data::Datase
                                                                       .eval_batch_size = recipe.eval.batch_size,
                                                                       .eval_workers = recipe.data.workers,
                                                                       .num_classes = train_set.num_classes()});
+  }
+  if (recipe.task == "ddpm") {
+    return std::make_unique<DdpmTask>(make_dataset(recipe.data, data::Split::test),
+                                      make_pipeline(recipe.data, data::Split::test),
+                                      DdpmOptions{.diffusion = recipe.diffusion,
+                                                  .num_classes = train_set.num_classes(),
+                                                  .eval_batch_size = recipe.eval.batch_size,
+                                                  .eval_workers = recipe.data.workers,
+                                                  .seed = recipe.run.seed,
+                                                  .run_dir = recipe.run.dir,
+                                                  .grid_from_ema = recipe.train.ema.enabled});
   }
   fail(recipe.source, ": task '", recipe.task, "' has no trainer");
 }
@@ -227,6 +239,7 @@ double Trainer::train_step(const data::Batch& batch) {
 
 Metrics Trainer::evaluate() {
   Metrics metrics;
+  task_->begin_evaluation(position_);
   for (const Evaluator& evaluator : evaluators_) evaluator(*model_, "", metrics);
   if (ema_)
     for (const Evaluator& evaluator : evaluators_) evaluator(ema_->model(), "ema_", metrics);

@@ -13,6 +13,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <numeric>
 #include <sstream>
 #include <thread>
 
@@ -79,6 +81,30 @@ void check_refused(const std::vector<std::string>& args, const TempFolder& folde
   if (!run_dir.empty()) CHECK_FALSE(vireo::testing::holds_checkpoint_files(run_dir));
 }
 
+// A folder holding a tiny DDPM run trained for one epoch (folder/ddpm/checkpoint.safetensors).
+struct DdpmFolder : TempFolder {
+  std::string checkpoint;
+  explicit DdpmFolder(const std::string& name) : TempFolder(name) {
+    write_text(*this / "ddpm.yaml", vireo::testing::tiny_ddpm_recipe(*this / "ddpm", 1));
+    const Outcome trained = run_vireo({"train", *this / "ddpm.yaml", "--progress", "none"}, *this);
+    INFO(trained.err);
+    REQUIRE(trained.exit_code == 0);
+    checkpoint = *this / "ddpm/checkpoint.safetensors";
+  }
+};
+
+// The width and height of a PNG, from its IHDR chunk (bytes 16–23, big-endian).
+std::pair<int64_t, int64_t> png_size(const std::string& path) {
+  const std::string bytes = read_text(path);
+  REQUIRE(bytes.size() > 24);
+  const auto number = [&](size_t at) {
+    int64_t value = 0;
+    for (size_t i = at; i < at + 4; ++i) value = value * 256 + static_cast<unsigned char>(bytes[i]);
+    return value;
+  };
+  return {number(16), number(20)};
+}
+
 // A folder holding the tiny recipe (running into folder/run) as folder/tiny.yaml.
 struct RecipeFolder : TempFolder {
   std::string recipe, run_dir;
@@ -96,7 +122,7 @@ struct RecipeFolder : TempFolder {
 TEST_CASE("cli: --help on every subcommand") {
   TempFolder folder("cli_help");
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-           {"--help"}, {"train", "--help"}, {"eval", "--help"}, {"info", "--help"}, {"bench", "--help"}}) {
+           {"--help"}, {"train", "--help"}, {"eval", "--help"}, {"sample", "--help"}, {"info", "--help"}, {"bench", "--help"}}) {
     const Outcome outcome = run_vireo(args, folder);
     INFO(args.front());
     CHECK(outcome.exit_code == 0);
@@ -105,6 +131,8 @@ TEST_CASE("cli: --help on every subcommand") {
   CHECK(run_vireo({"--help"}, folder).out.find("train") != std::string::npos);
   CHECK(run_vireo({"train", "--help"}, folder).out.find("resume=true") != std::string::npos);
   CHECK(run_vireo({"bench", "--help"}, folder).out.find("resnet18_cifar") != std::string::npos);
+  CHECK(run_vireo({"--help"}, folder).out.find("sample") != std::string::npos);
+  CHECK(run_vireo({"sample", "--help"}, folder).out.find("--classifier") != std::string::npos);
 }
 
 TEST_CASE("cli: info reports version build threads CPU features and CUDA devices") {
@@ -342,4 +370,106 @@ TEST_CASE("cli refuses: bench without a workload and with an unknown one") {
   check_refused({"bench"}, folder, {"give --model or --gemm"});
   check_refused({"bench", "--model", "resnet19"}, folder, {"--model", "resnet19"});
   check_refused({"bench", "--model", "resnet18_cifar", "--gemm", "64"}, folder, {"excludes"});
+}
+
+// ---- vireo sample ----
+
+TEST_CASE("cli: sample writes a PNG grid of nrow columns and prints its JSON line") {
+  DdpmFolder folder("cli_sample");
+  const std::string out = folder / "grid.png";
+  const Outcome sampled =
+      run_vireo({"sample", folder.checkpoint, "--num", "10", "--nrow", "5", "--steps", "5", "--out", out}, folder);
+  INFO(sampled.err);
+  REQUIRE(sampled.exit_code == 0);
+  // 10 images of 8×8 in rows of 5: 2 rows, padding 2 around and between (diffusion/image_grid.h).
+  CHECK(png_size(out) == std::pair<int64_t, int64_t>{5 * (8 + 2) + 2, 2 * (8 + 2) + 2});
+  const auto line = nlohmann::json::parse(sampled.out);
+  CHECK(line["num"] == 10);
+  CHECK(line["sampler"] == "ddim");
+  CHECK(line["steps"] == 5);
+  CHECK(line["ema"] == true);
+  CHECK(line["out"] == out);
+  CHECK(line["seconds"].get<double>() >= 0.0);
+  CHECK(std::count(sampled.out.begin(), sampled.out.end(), '\n') == 1);
+
+  // The same seed draws the same bytes; another seed, other images; DDPM walks all T = 50 steps.
+  const std::string again = folder / "again.png", other = folder / "other.png";
+  REQUIRE(run_vireo({"sample", folder.checkpoint, "--num", "10", "--nrow", "5", "--steps", "5", "--out", again}, folder)
+              .exit_code == 0);
+  CHECK(read_text(again) == read_text(out));
+  REQUIRE(run_vireo({"sample", folder.checkpoint, "--num", "10", "--nrow", "5", "--steps", "5", "--seed", "1", "--out",
+                     other},
+                    folder)
+              .exit_code == 0);
+  CHECK(read_text(other) != read_text(out));
+  const Outcome ddpm = run_vireo({"sample", folder.checkpoint, "--num", "4", "--sampler", "ddpm", "--no-ema", "--out",
+                                  folder / "ddpm.png"},
+                                 folder);
+  REQUIRE(ddpm.exit_code == 0);
+  const auto ddpm_line = nlohmann::json::parse(ddpm.out);
+  CHECK(ddpm_line["steps"] == 50);
+  CHECK(ddpm_line["ema"] == false);
+  CHECK(png_size(folder / "ddpm.png") == std::pair<int64_t, int64_t>{2 * (8 + 2) + 2, 2 * (8 + 2) + 2});
+}
+
+TEST_CASE("cli: sample with a classifier reports the recognisable fraction and the class counts") {
+  DdpmFolder folder("cli_sample_classifier");
+  write_text(folder / "classifier.yaml", vireo::testing::tiny_resnet_recipe(folder / "classifier", 1));
+  REQUIRE(run_vireo({"train", folder / "classifier.yaml", "--progress", "none"}, folder).exit_code == 0);
+  const Outcome sampled = run_vireo({"sample", folder.checkpoint, "--num", "12", "--steps", "4", "--batch", "5", "--out",
+                                     folder / "grid.png", "--classifier", folder / "classifier/checkpoint.safetensors"},
+                                    folder);
+  INFO(sampled.err);
+  REQUIRE(sampled.exit_code == 0);
+  const auto line = nlohmann::json::parse(sampled.out);
+  const double fraction = line["recognisable_fraction"].get<double>();
+  CHECK(fraction >= 0.0);
+  CHECK(fraction <= 1.0);
+  const std::vector<int64_t> counts = line["class_counts"].get<std::vector<int64_t>>();
+  CHECK(counts.size() == 4);
+  CHECK(std::accumulate(counts.begin(), counts.end(), int64_t{0}) == 12);
+}
+
+TEST_CASE("cli refuses: sample of a checkpoint that is not a DDPM run") {
+  RecipeFolder folder("cli_sample_not_ddpm");
+  REQUIRE(run_vireo({"train", folder.recipe, "--progress", "none"}, folder).exit_code == 0);
+  check_refused({"sample", folder.run_dir + "/checkpoint.safetensors", "--out", folder / "grid.png"}, folder,
+                {"run/checkpoint.safetensors", "'classification' checkpoint", "'ddpm'"});
+  CHECK_FALSE(std::filesystem::exists(folder / "grid.png"));
+}
+
+TEST_CASE("cli refuses: sample with a classifier that is not a classifier or takes other images") {
+  DdpmFolder folder("cli_sample_bad_classifier");
+  check_refused({"sample", folder.checkpoint, "--out", folder / "grid.png", "--classifier", folder.checkpoint}, folder,
+                {"ddpm/checkpoint.safetensors", "--classifier", "'ddpm' checkpoint"});
+  // A classifier of 12×12 images for samples of 8×8.
+  write_text(folder / "classifier.yaml", vireo::testing::tiny_resnet_recipe(folder / "classifier", 1));
+  REQUIRE(run_vireo({"train", folder / "classifier.yaml", "--progress", "none", "data.synthetic.height=12",
+                     "data.synthetic.width=12", "data.train_transforms.0.size=12"},
+                    folder)
+              .exit_code == 0);
+  check_refused({"sample", folder.checkpoint, "--out", folder / "grid.png", "--classifier",
+                 folder / "classifier/checkpoint.safetensors"},
+                folder, {"classifier/checkpoint.safetensors", "takes 1×12×12 images", "the samples are 1×8×8"});
+  CHECK_FALSE(std::filesystem::exists(folder / "grid.png"));
+}
+
+TEST_CASE("cli refuses: sample with steps 0 or beyond T") {
+  DdpmFolder folder("cli_sample_steps");
+  check_refused({"sample", folder.checkpoint, "--steps", "0", "--out", folder / "grid.png"}, folder,
+                {"--steps", "[1, 50]", "got 0"});
+  check_refused({"sample", folder.checkpoint, "--steps", "51", "--out", folder / "grid.png"}, folder,
+                {"--steps", "[1, 50]", "got 51"});
+  check_refused({"sample", folder.checkpoint, "--sampler", "ddpm", "--steps", "10", "--out", folder / "grid.png"},
+                folder, {"--steps", "--sampler ddim"});
+  CHECK_FALSE(std::filesystem::exists(folder / "grid.png"));
+}
+
+TEST_CASE("cli refuses: sample to an unwritable output") {
+  DdpmFolder folder("cli_sample_unwritable");
+  check_refused({"sample", folder.checkpoint, "--out", folder / "missing/grid.png"}, folder,
+                {"--out", "missing/grid.png", "cannot write"});
+  check_refused({"sample", folder.checkpoint, "--out", folder.path.string()}, folder, {"--out", "is a folder"});
+  CHECK_FALSE(std::filesystem::exists(folder / "missing"));
+  CHECK_FALSE(std::filesystem::exists(folder.path.string() + ".tmp"));
 }

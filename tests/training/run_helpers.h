@@ -44,6 +44,25 @@ inline std::string tiny_vit_recipe(const std::string& run_dir, int64_t epochs = 
          "eval:\n  every_epochs: 1\n";
 }
 
+// A tiny DDPM (task: ddpm): a two-level UNet of width 8 learning the synthetic 8×8 images over a 50-step
+// schedule (linear from β 0.002 to 0.2, or cosine), with an EMA (the sample grids are drawn from it); 6
+// batches of 16 per epoch.
+inline std::string tiny_ddpm_recipe(const std::string& run_dir, int64_t epochs = 3,
+                                    const std::string& schedule = "linear") {
+  return "task: ddpm\n"
+         "run:\n  dir: " + run_dir + "\n  seed: 7\n  threads: 1\n  log_every: 2\n  checkpoint_every: 4\n"
+         "data:\n  dataset: synthetic\n  batch_size: 16\n  workers: 1\n"
+         "  synthetic: {train_size: 96, test_size: 48, num_classes: 4, channels: 1, height: 8, width: 8, noise: 0.05}\n"
+         "model:\n  name: ddpm_unet\n  base_channels: 8\n  channel_multipliers: [1, 2]\n  num_res_blocks: 1\n"
+         "  attention_levels: [1]\n  groups: 4\n"
+         "optimizer:\n  name: adamw\n  lr: 3e-3\n  weight_decay: 0.0\n"
+         "train:\n  epochs: " + std::to_string(epochs) + "\n  ema: {enabled: true, momentum: 0.8}\n"
+         "eval:\n  every_epochs: 1\n  batch_size: 16\n"
+         "diffusion:\n  schedule: " + schedule + "\n  timesteps: 50\n" +
+         (schedule == "linear" ? "  beta_start: 0.002\n  beta_end: 0.2\n" : "") +
+         "  eval_images: 32\n  grid_samples: 8\n  grid_steps: 5\n";
+}
+
 inline void write_text(const std::string& path, const std::string& text) {
   std::ofstream file(path, std::ios::binary);
   file << text;

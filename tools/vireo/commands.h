@@ -15,6 +15,7 @@ struct Subcommand {
 Subcommand add_train_command(CLI::App& vireo);  // train.cpp
 Subcommand add_eval_command(CLI::App& vireo);   // eval.cpp
 Subcommand add_info_command(CLI::App& vireo);   // info.cpp
+Subcommand add_sample_command(CLI::App& vireo); // sample.cpp
 Subcommand add_bench_command(CLI::App& vireo);  // bench.cpp
 
 }  // namespace vireo::cli

@@ -2,6 +2,7 @@
 //
 //   vireo train RECIPE [key=value …]   train from a YAML recipe (training/recipes/), with overrides
 //   vireo eval CHECKPOINT [key=value …] test accuracy of a checkpoint's model
+//   vireo sample CHECKPOINT [options]  images from a DDPM checkpoint into a PNG grid (JSON line on stdout)
 //   vireo info                         version, build, threads, CPU features, CUDA devices
 //   vireo bench --model M | --gemm N   a timed training step (or SGEMM) as one JSON line (tools/bench)
 //
@@ -49,12 +50,12 @@ int error(const std::string& message, int code) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Vireo: train and evaluate vision models from YAML recipes.", "vireo"};
+  CLI::App app{"Vireo: train, evaluate and sample vision models from YAML recipes.", "vireo"};
   app.require_subcommand(1);
   app.fallthrough(false);
   const std::vector<vireo::cli::Subcommand> subcommands = {
-      vireo::cli::add_train_command(app), vireo::cli::add_eval_command(app), vireo::cli::add_info_command(app),
-      vireo::cli::add_bench_command(app)};
+      vireo::cli::add_train_command(app), vireo::cli::add_eval_command(app), vireo::cli::add_sample_command(app),
+      vireo::cli::add_info_command(app), vireo::cli::add_bench_command(app)};
 
   // An unknown subcommand is named with a suggestion, rather than CLI11's "arguments were not expected".
   if (argc > 1 && argv[1][0] != '-') {
@@ -72,7 +73,7 @@ int main(int argc, char** argv) {
     }
     if (!known)
       return error("unknown command '" + given + "'" + (suggestion.empty() ? "" : " (did you mean " + suggestion + "?)") +
-                       "; commands: train, eval, info, bench (see vireo --help)",
+                       "; commands: train, eval, sample, info, bench (see vireo --help)",
                    2);
   }
 

@@ -1,5 +1,5 @@
 // vireo train RECIPE [key=value …]: loads a recipe, applies the overrides, trains, and prints where the
-// run went and the test accuracy it reached.
+// run went and the test metrics it reached (accuracy, or a DDPM's test loss).
 //
 //   vireo train training/recipes/quickstart.yaml
 //   vireo train training/recipes/quickstart.yaml optimizer.lr=0.1 run.dir=/tmp/x
@@ -47,7 +47,10 @@ int run_train(const TrainArguments& arguments) {
     std::string label = name;
     for (char& c : label)
       if (c == '_') c = ' ';
-    std::printf("%s: %.2f%%\n", label.c_str(), 100.0 * value);
+    // Accuracies (…top1) as percentages; losses as they are.
+    const bool is_accuracy = name.size() >= 4 && name.compare(name.size() - 4, 4, "top1") == 0;
+    if (is_accuracy) std::printf("%s: %.2f%%\n", label.c_str(), 100.0 * value);
+    else std::printf("%s: %.4f\n", label.c_str(), value);
   }
   std::printf("%lld steps in %.1f s (training %.1f s, evaluation %.1f s)\n", static_cast<long long>(summary.steps),
               summary.seconds, summary.training_seconds, summary.evaluation_seconds);

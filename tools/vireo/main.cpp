@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "ssl/ssl_task.h"
 #include "tools/vireo/commands.h"
 
 namespace {
@@ -48,6 +49,7 @@ int error(const std::string& message, int code) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  vireo::ssl::register_tasks();  // task: ssl in recipes (the trainer's registry, training/task_registry.h)
   CLI::App app{"Vireo: train and evaluate vision models from YAML recipes.", "vireo"};
   app.require_subcommand(1);
   app.fallthrough(false);

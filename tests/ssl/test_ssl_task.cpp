@@ -213,3 +213,18 @@ TEST_CASE("ssl task: bad method sections and views are refused naming the key an
   check_error([&] { parse(recipe, {"scaling.base_batch_size=64", "optimizer.lr_base_batch_size=64"}); },
               {"lr_base_batch_size", "scaling.base_batch_size"});
 }
+
+TEST_CASE("ssl task: every recipe under training/recipes/ssl reads and names its method") {
+  ssl::register_tasks();
+  for (const std::string method : {"byol", "byol_er", "simclr", "simclr_er", "dino", "dino_er"}) {
+    INFO("recipe: ", method);
+    const Recipe recipe = load_recipe(std::string(VIREO_SOURCE_DIR) + "/training/recipes/ssl/" + method + ".yaml");
+    CHECK(recipe.task == "ssl");
+    CHECK(recipe.data.dataset == "fashion_mnist");
+    const auto* read = dynamic_cast<const ssl::MethodRecipe*>(recipe.task_options.get());
+    REQUIRE(read != nullptr);
+    CHECK(read->name == method);
+    CHECK(recipe.data.views.size() == (method.starts_with("dino") ? 4u : 2u));
+    CHECK(recipe.scaling.kappa == doctest::Approx(1.0));
+  }
+}

@@ -228,3 +228,15 @@ TEST_CASE("ssl task: every recipe under training/recipes/ssl reads and names its
     CHECK(recipe.scaling.kappa == doctest::Approx(1.0));
   }
 }
+
+TEST_CASE("ssl task: DINO's teacher temperature warms up over the epochs the recipe gives") {
+  TempFolder folder("ssl_task_dino_warmup");
+  // τ_t(s) = 0.02 + (0.04 − 0.02)·s/S over S = 1 epoch = 64 samples, then 0.04.
+  train_text(tiny_ssl_recipe(folder / "run", "dino"), {"method.warmup_teacher_temperature=0.02"});
+  const std::vector<double> temperatures = column(folder / "run/metrics.jsonl", "teacher_temperature");
+  REQUIRE(temperatures.size() == 8);
+  for (size_t step = 0; step < temperatures.size(); ++step) {
+    const double samples = 16.0 * static_cast<double>(step);
+    CHECK(temperatures[step] == doctest::Approx(samples < 64.0 ? 0.02 + 0.02 * samples / 64.0 : 0.04));
+  }
+}

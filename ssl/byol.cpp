@@ -46,6 +46,7 @@ StepOutput Byol::forward(const Views& views, int64_t samples_seen) {
     out.loss = byol_loss(p1, p2, t1, t2);
     out.metrics["loss"] = out.loss.item();
   }
+  out.metrics["momentum"] = target_ema_->momentum(samples_seen);  // τ of the target update after this step
   return out;
 }
 

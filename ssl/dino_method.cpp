@@ -57,6 +57,7 @@ StepOutput Dino::forward(const Views& views, int64_t samples_seen) {
     out.metrics["loss"] = out.loss.item();
   }
   out.metrics["teacher_temperature"] = teacher_temperature;
+  out.metrics["momentum"] = teacher_ema_->momentum(samples_seen);  // τ of the teacher update after this step
   return out;
 }
 

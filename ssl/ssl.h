@@ -1,5 +1,6 @@
 // Self-supervised methods in one include: BYOL, SimCLR, DINO (and their ER-bound variants) on the Method
-// interface, with their heads and losses; the EMA scaling rule lives in training/ema_scaling.h.
+// interface, with their heads and losses, and the `ssl` training task (ssl_task.h); the EMA scaling rule
+// lives in training/ema_scaling.h.
 #pragma once
 
 #include "ssl/byol.h"
@@ -12,5 +13,6 @@
 #include "ssl/method.h"
 #include "ssl/nt_xent.h"
 #include "ssl/simclr.h"
+#include "ssl/ssl_task.h"
 #include "ssl/vmf_entropy.h"
 #include "training/ema_scaling.h"

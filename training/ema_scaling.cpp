@@ -110,7 +110,7 @@ ParameterEma::ParameterEma(std::shared_ptr<nn::Module> online, std::shared_ptr<n
 
 double ParameterEma::update(int64_t samples_seen) {
   VIREO_CHECK(samples_seen >= 0, "ParameterEma: samples_seen must be >= 0, got ", samples_seen);
-  const double rho = rule_.momentum(schedule_->momentum(samples_seen));
+  const double rho = momentum(samples_seen);
   NoGrad no_grad;
   const auto online_params = online_->parameters();
   const auto average_params = average_->parameters();

@@ -95,6 +95,8 @@ class ParameterEma {
   // Call after every optimizer step; `samples_seen` counts the samples up to the start of that step (so
   // the first update reads the schedule at 0). Returns the momentum used.
   double update(int64_t samples_seen);
+  // The momentum update(samples_seen) uses: rule.momentum(schedule(samples_seen)).
+  double momentum(int64_t samples_seen) const { return rule_.momentum(schedule_->momentum(samples_seen)); }
   // Progressive scaling: a new κ (and the same EMA-rule switch) from the next update on.
   void set_rule(ScalingRule rule) { rule_ = rule; }
   const ScalingRule& rule() const { return rule_; }

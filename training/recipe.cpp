@@ -9,6 +9,9 @@
 #include <sstream>
 
 #include "engine/error.h"
+#include "training/ema_scaling.h"
+#include "training/recipe_builders.h"
+#include "training/task_registry.h"
 
 namespace vireo::training {
 namespace {
@@ -175,6 +178,13 @@ DataRecipe read_data(const ConfigSection& data) {
   out.test_subset = read_non_negative(data, "test_subset", out.test_subset);
   out.train_transforms = read_transforms(data, "train_transforms");
   out.test_transforms = read_transforms(data, "test_transforms");
+  for (const ConfigSection& view : data.section_list("views")) {
+    // The transforms key of each view, read as train_transforms is.
+    const std::vector<data::TransformSpec> transforms = read_transforms(view, "transforms");
+    out.views.push_back(transforms);
+  }
+  if (!out.views.empty() && !out.train_transforms.empty())
+    data.fail_at("views", "and data.train_transforms both set: with views, each view lists its own transforms");
   if (out.dataset == "synthetic") {
     const ConfigSection synthetic = data.section("synthetic");
     SyntheticRecipe& s = out.synthetic;
@@ -246,6 +256,12 @@ ModelRecipe read_model(const ConfigSection& model, const std::shared_ptr<ConfigN
   // A classifier's output and input sizes follow from the dataset unless the recipe says otherwise.
   const bool takes_classes = std::find(valid.begin(), valid.end(), "num_classes") != valid.end();
   const bool takes_channels = std::find(valid.begin(), valid.end(), "in_channels") != valid.end();
+  const TaskDefinition* registered = find_task(task);
+  if (registered && registered->learns_features && takes_classes && !out.options.count("num_classes")) {
+    // A feature learner trains the backbone alone: no classifier head unless the recipe asks for one.
+    out.options["num_classes"] = model.get("num_classes", int64_t{0});
+    out.origins["num_classes"] = model.origin_of("num_classes");
+  }
   if (task == "classification" && takes_classes && !out.options.count("num_classes")) {
     const int64_t classes = dataset_classes(data);
     if (classes == 0) model.fail_at("num_classes", "is required for an image_folder dataset (its number of class folders)");
@@ -314,12 +330,18 @@ ScheduleRecipe read_schedule(const ConfigSection& section, int64_t epochs) {
   return out;
 }
 
-TrainRecipe read_train(const ConfigSection& section) {
+TrainRecipe read_train(const ConfigSection& section, bool learns_features) {
   TrainRecipe out;
   out.epochs = read_positive(section, "epochs", out.epochs);
   out.max_steps = read_non_negative(section, "max_steps", out.max_steps);
   out.label_smoothing = read_fraction(section, "label_smoothing", 0.0);
   out.grad_clip = read_non_negative(section, "grad_clip", 0.0);
+  if (learns_features) {
+    // A self-supervised method keeps its own EMA (its teacher); a second average of the whole method
+    // would average the teacher too.
+    if (section.has("ema")) section.fail_at("ema", "does not apply to this task: the method keeps its own EMA teacher");
+    return out;
+  }
   const ConfigSection ema = section.section("ema");
   out.ema.enabled = ema.get("enabled", false);
   out.ema.momentum = ema.get("momentum", out.ema.momentum);
@@ -328,10 +350,21 @@ TrainRecipe read_train(const ConfigSection& section) {
   return out;
 }
 
-EvalRecipe read_eval(const ConfigSection& section) {
+EvalRecipe read_eval(const ConfigSection& section, bool learns_features) {
   EvalRecipe out;
   out.every_epochs = read_non_negative(section, "every_epochs", out.every_epochs);
   out.batch_size = read_positive(section, "batch_size", out.batch_size);
+  if (learns_features) {
+    out.train_examples = read_non_negative(section, "train_examples", out.train_examples);
+    const ConfigSection knn = section.section("knn");
+    out.knn.k = read_positive(knn, "k", out.knn.k);
+    out.knn.temperature = read_positive(knn, "temperature", out.knn.temperature);
+    const ConfigSection probe = section.section("linear_probe");
+    out.linear_probe.epochs = read_positive(probe, "epochs", out.linear_probe.epochs);
+    out.linear_probe.batch_size = read_positive(probe, "batch_size", out.linear_probe.batch_size);
+    out.linear_probe.lr = read_positive(probe, "lr", out.linear_probe.lr);
+    out.linear_probe.weight_decay = read_non_negative(probe, "weight_decay", out.linear_probe.weight_decay);
+  }
   return out;
 }
 
@@ -354,6 +387,54 @@ DiffusionRecipe read_diffusion(const ConfigSection& section) {
   return out;
 }
 
+ScalingRecipe read_scaling(const ConfigSection& section, const DataRecipe& data, const OptimizerRecipe& optimizer,
+                           const std::string& optimizer_origin) {
+  ScalingRecipe out;
+  out.base_batch_size = read_non_negative(section, "base_batch_size", out.base_batch_size);
+  out.ema_rule = section.get("ema_rule", out.ema_rule);
+  if (out.base_batch_size > 0) {
+    if (optimizer.lr_base_batch_size > 0)
+      fail(optimizer_origin, ": optimizer.lr_base_batch_size and scaling.base_batch_size both scale the learning "
+           "rate; keep scaling.base_batch_size (it applies the optimizer's own rule)");
+    out.kappa = batch_scale(static_cast<double>(data.batch_size), static_cast<double>(out.base_batch_size));
+  }
+  return out;
+}
+
+// The scaled values, appended to the resolved recipe as YAML comments (so that the file still reads as
+// the recipe it was): κ, the optimizer's hyperparameters and every EMA momentum, base → scaled.
+std::string scaling_summary(const Recipe& recipe) {
+  const ScalingRecipe& scaling = recipe.scaling;
+  if (scaling.base_batch_size <= 0) return "";
+  const auto number_text = [](double value) {  // enough digits to recompute from
+    std::ostringstream text;
+    text.precision(12);
+    text << value;
+    return text.str();
+  };
+  std::ostringstream out;
+  out << "# scaling (training/ema_scaling.h): data.batch_size " << recipe.data.batch_size
+      << " / scaling.base_batch_size " << scaling.base_batch_size << "\n";
+  out << "#   kappa: " << number_text(scaling.kappa) << "\n";
+  const OptimizerRecipe& optimizer = recipe.optimizer;
+  const OptimizerHyperparameters scaled = optimizer_hyperparameters(optimizer, recipe.data.batch_size, scaling);
+  out << "#   optimizer.lr: " << number_text(optimizer.lr) << " -> " << number_text(scaled.lr) << "\n";
+  if (optimizer.name == "adam" || optimizer.name == "adamw") {
+    out << "#   optimizer.betas: [" << number_text(optimizer.betas[0]) << ", " << number_text(optimizer.betas[1])
+        << "] -> [" << number_text(scaled.betas[0]) << ", " << number_text(scaled.betas[1]) << "]\n";
+    out << "#   optimizer.eps: " << number_text(optimizer.eps) << " -> " << number_text(scaled.eps) << "\n";
+  }
+  std::vector<std::pair<std::string, double>> momenta;
+  if (recipe.train.ema.enabled) momenta.emplace_back("train.ema.momentum", recipe.train.ema.momentum);
+  if (recipe.task_options)
+    for (const auto& entry : recipe.task_options->ema_momenta()) momenta.push_back(entry);
+  const ScalingRule rule{.kappa = scaling.kappa, .ema_rule = scaling.ema_rule};
+  for (const auto& [key, momentum] : momenta)
+    out << "#   " << key << ": " << number_text(momentum) << " -> " << number_text(rule.momentum(momentum))
+        << (scaling.ema_rule ? "" : "  (scaling.ema_rule false: unscaled)") << "\n";
+  return out.str();
+}
+
 }  // namespace
 
 const std::vector<std::string>& dataset_names() {
@@ -368,8 +449,12 @@ Recipe read_recipe(const ConfigTree& tree, const std::string& default_run_name) 
   Recipe recipe;
   recipe.source = tree.source();
   // The kind of training; the loss and the evaluation depend on it (training/classification.h,
-  // training/ddpm.h).
-  recipe.task = root.choice("task", recipe.task, {"classification", "ddpm"});
+  // training/ddpm.h, and the tasks of training/task_registry.h).
+  std::vector<std::string> tasks = task_names();
+  tasks.insert(tasks.begin() + 1, "ddpm");
+  recipe.task = root.choice("task", recipe.task, tasks);
+  const TaskDefinition* registered = find_task(recipe.task);
+  const bool learns_features = registered && registered->learns_features;
   recipe.run = read_run(root.section("run"), default_run_name);
   recipe.data = read_data(root.section("data"));
   const std::shared_ptr<ConfigNode> model_node = tree.root()->find("model");
@@ -377,12 +462,14 @@ Recipe read_recipe(const ConfigTree& tree, const std::string& default_run_name) 
     root.fail_at("model", "is required: a section with the model's name and options (model: {name: resnet18})");
   recipe.model = read_model(root.section("model"), model_node, recipe.data, recipe.task);
   recipe.optimizer = read_optimizer(root.section("optimizer"));
-  recipe.train = read_train(root.section("train"));
+  recipe.train = read_train(root.section("train"), learns_features);
   recipe.schedule = read_schedule(root.section("schedule"), recipe.train.epochs);
-  recipe.eval = read_eval(root.section("eval"));
+  recipe.eval = read_eval(root.section("eval"), learns_features);
   if (recipe.task == "ddpm") recipe.diffusion = read_diffusion(root.section("diffusion"));
+  recipe.scaling = read_scaling(root.section("scaling"), recipe.data, recipe.optimizer, root.origin_of("optimizer"));
+  if (registered && registered->read_options) recipe.task_options = registered->read_options(root, recipe);
   root.check_all_used();
-  recipe.resolved_yaml = resolved.to_yaml();
+  recipe.resolved_yaml = resolved.to_yaml() + scaling_summary(recipe);
   return recipe;
 }
 

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,8 @@
 #include "training/data/transforms.h"
 
 namespace vireo::training {
+
+struct TaskOptions;  // training/task_registry.h
 
 struct RunRecipe {
   std::string dir;               // the run folder; default runs/<recipe file name without .yaml>
@@ -64,6 +67,9 @@ struct DataRecipe {
   int64_t train_subset = 0;               // use only the first N training examples; 0: all
   int64_t test_subset = 0;                // likewise for the test split
   std::vector<data::TransformSpec> train_transforms, test_transforms;
+  // Multi-view training (self-supervised methods): one pipeline per view, `views: [{transforms: […]}, …]`
+  // (DINO: the 2 global crops first, then the local ones). Empty: one view, train_transforms.
+  std::vector<std::vector<data::TransformSpec>> views;
   SyntheticRecipe synthetic;              // read when dataset is synthetic
   ImageFolderRecipe image_folder;         // read when dataset is image_folder (root/train, root/test)
 };
@@ -115,9 +121,37 @@ struct TrainRecipe {
   EmaRecipe ema;
 };
 
+// The evaluation of learned features (tasks that learn features: ssl), training/feature_evaluation.h.
+struct KnnRecipe {
+  int64_t k = 20;
+  double temperature = 0.07;
+};
+
+struct LinearProbeRecipe {
+  int64_t epochs = 10;        // cheap by default; 100 in the published protocols
+  int64_t batch_size = 256;
+  double lr = 0.1;            // SGD with momentum 0.9 on standardized features, cosine decay
+  double weight_decay = 0.0;
+};
+
 struct EvalRecipe {
   int64_t every_epochs = 1;  // evaluate after every N-th epoch (and always after the last); 0: only at the end
   int64_t batch_size = 500;
+  // Feature evaluation only: the first N training examples form the kNN memory bank and the probe's
+  // training set (0: all of them).
+  int64_t train_examples = 0;
+  KnnRecipe knn;
+  LinearProbeRecipe linear_probe;
+};
+
+// The batch-size scaling rules (training/ema_scaling.h). With base_batch_size > 0,
+// κ = data.batch_size / base_batch_size: the optimizer's rule scales its hyperparameters (SGD and LARS
+// lr × κ; Adam and AdamW lr × √κ, 1 − β → κ·(1 − β), ε/√κ) and every EMA momentum ρ → ρ^κ
+// (train.ema.momentum, a method's teacher and center) unless ema_rule is false.
+struct ScalingRecipe {
+  int64_t base_batch_size = 0;  // 0: no scaling (κ = 1)
+  bool ema_rule = true;
+  double kappa = 1.0;           // derived: data.batch_size / base_batch_size
 };
 
 // The diffusion of a `task: ddpm` run (training/ddpm.h), read only for that task.
@@ -141,6 +175,9 @@ struct Recipe {
   TrainRecipe train;
   EvalRecipe eval;
   DiffusionRecipe diffusion;  // task: ddpm
+  ScalingRecipe scaling;
+  // What a registered task (training/task_registry.h) read from its own section; null for classification.
+  std::shared_ptr<const TaskOptions> task_options;
   // The recipe as run: every key with its value or default, as YAML. Written to RUN_DIR/recipe.resolved.yaml
   // and into every checkpoint.
   std::string resolved_yaml;

@@ -92,10 +92,22 @@ double effective_learning_rate(const OptimizerRecipe& recipe, int64_t batch_size
   return recipe.lr * static_cast<double>(batch_size) / static_cast<double>(recipe.lr_base_batch_size);
 }
 
+OptimizerHyperparameters optimizer_hyperparameters(const OptimizerRecipe& recipe, int64_t batch_size,
+                                                   const ScalingRecipe& scaling) {
+  OptimizerHyperparameters base{.lr = effective_learning_rate(recipe, batch_size), .eps = recipe.eps};
+  if (recipe.betas.size() == 2) base.betas = {recipe.betas[0], recipe.betas[1]};
+  if (scaling.base_batch_size <= 0) return base;
+  return scale_optimizer(optimizer_family(recipe.name), base, scaling.kappa);
+}
+
 std::unique_ptr<optim::Optimizer> make_optimizer(const OptimizerRecipe& recipe, const nn::Module& model,
                                                  int64_t batch_size) {
-  const double lr = effective_learning_rate(recipe, batch_size);
-  const optim::NamedTensors named = model.named_parameters();
+  return make_optimizer(recipe, model.named_parameters(), optimizer_hyperparameters(recipe, batch_size, {}));
+}
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const OptimizerRecipe& recipe, const optim::NamedTensors& named,
+                                                 const OptimizerHyperparameters& hyperparameters) {
+  const double lr = hyperparameters.lr;
   std::vector<optim::ParamGroup> groups;
   if (recipe.name == "lars") groups = optim::lars_param_groups(named, lr, recipe.weight_decay);
   else if (recipe.exclude_bias_and_norm_from_decay) groups = optim::split_decay_groups(named, lr, recipe.weight_decay);
@@ -109,14 +121,14 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const OptimizerRecipe& recipe, 
                                                                              .weight_decay = recipe.weight_decay});
   if (recipe.name == "adam")
     return std::make_unique<optim::Adam>(std::move(groups), optim::AdamOptions{.lr = lr,
-                                                                               .betas = {recipe.betas[0], recipe.betas[1]},
-                                                                               .eps = recipe.eps,
+                                                                               .betas = hyperparameters.betas,
+                                                                               .eps = hyperparameters.eps,
                                                                                .weight_decay = recipe.weight_decay,
                                                                                .amsgrad = recipe.amsgrad});
   if (recipe.name == "adamw")
     return std::make_unique<optim::AdamW>(std::move(groups), optim::AdamWOptions{.lr = lr,
-                                                                                 .betas = {recipe.betas[0], recipe.betas[1]},
-                                                                                 .eps = recipe.eps,
+                                                                                 .betas = hyperparameters.betas,
+                                                                                 .eps = hyperparameters.eps,
                                                                                  .weight_decay = recipe.weight_decay,
                                                                                  .amsgrad = recipe.amsgrad});
   if (recipe.name == "lars")

@@ -11,6 +11,7 @@
 #include "engine/optim/schedule.h"
 #include "training/data/dataset.h"
 #include "training/data/transforms.h"
+#include "training/ema_scaling.h"
 #include "training/recipe.h"
 
 namespace vireo::training {
@@ -30,8 +31,17 @@ std::shared_ptr<nn::Module> make_model(const ModelRecipe& recipe);
 // The learning rate the run uses: optimizer.lr, scaled by batch_size / lr_base_batch_size when that is set.
 double effective_learning_rate(const OptimizerRecipe& recipe, int64_t batch_size);
 
-// The optimizer over `model`'s parameters (LARS with lars_param_groups; the others with one group, or
-// split_decay_groups when exclude_bias_and_norm_from_decay).
+// The lr, betas and eps the run uses: with scaling.base_batch_size set, optimizer.lr/betas/eps scaled by
+// the optimizer's rule at κ = scaling.kappa (scale_optimizer, training/ema_scaling.h); otherwise
+// effective_learning_rate and the recipe's betas and eps.
+OptimizerHyperparameters optimizer_hyperparameters(const OptimizerRecipe& recipe, int64_t batch_size,
+                                                   const ScalingRecipe& scaling);
+
+// The optimizer over `parameters` (LARS with lars_param_groups; the others with one group, or
+// split_decay_groups when exclude_bias_and_norm_from_decay), with the given (scaled) hyperparameters.
+std::unique_ptr<optim::Optimizer> make_optimizer(const OptimizerRecipe& recipe, const optim::NamedTensors& parameters,
+                                                 const OptimizerHyperparameters& hyperparameters);
+// The same over all of `model`'s parameters, unscaled but for lr_base_batch_size.
 std::unique_ptr<optim::Optimizer> make_optimizer(const OptimizerRecipe& recipe, const nn::Module& model,
                                                  int64_t batch_size);
 

@@ -15,6 +15,7 @@
 #include "training/classification.h"
 #include "training/ddpm.h"
 #include "training/recipe_builders.h"
+#include "training/task_registry.h"
 
 namespace vireo::training {
 namespace {
@@ -26,7 +27,8 @@ double seconds_since(Clock::time_point start) {
 }
 
 // The kind of training the recipe's `task` names.
-std::unique_ptr<TrainingTask> make_task(const Recipe& recipe, const data::Dataset& train_set) {
+std::unique_ptr<TrainingTask> make_task(const Recipe& recipe, const TaskSetup& setup) {
+  const data::Dataset& train_set = *setup.train_set;
   if (recipe.task == "classification") {
     return std::make_unique<ClassificationTask>(make_dataset(recipe.data, data::Split::test),
                                                 make_pipeline(recipe.data, data::Split::test),
@@ -46,6 +48,7 @@ std::unique_ptr<TrainingTask> make_task(const Recipe& recipe, const data::Datase
                                                   .run_dir = recipe.run.dir,
                                                   .grid_from_ema = recipe.train.ema.enabled});
   }
+  if (const TaskDefinition* registered = find_task(recipe.task)) return registered->make(setup);
   fail(recipe.source, ": task '", recipe.task, "' has no trainer");
 }
 
@@ -107,8 +110,12 @@ Trainer::Trainer(Recipe recipe, TrainerOptions options) : recipe_(std::move(reci
   manual_seed(run.seed);
 
   train_set_ = make_dataset(recipe_.data, data::Split::train);
+  // One pipeline per view: data.views when the recipe lists them (multi-view methods), else train_transforms.
+  std::vector<data::Pipeline> views;
+  for (const auto& transforms : recipe_.data.views) views.push_back(data::make_pipeline(transforms));
+  if (views.empty()) views.push_back(make_pipeline(recipe_.data, data::Split::train));
   loader_ = std::make_unique<data::DataLoader>(
-      train_set_, std::vector<data::Pipeline>{make_pipeline(recipe_.data, data::Split::train)},
+      train_set_, std::move(views),
       data::LoaderOptions{.batch_size = recipe_.data.batch_size,
                           .shuffle = true,
                           .drop_last = recipe_.data.drop_last,
@@ -117,9 +124,16 @@ Trainer::Trainer(Recipe recipe, TrainerOptions options) : recipe_(std::move(reci
   if (loader_->batches_per_epoch() == 0)
     fail(recipe_.source, ": data.batch_size ", recipe_.data.batch_size, " is larger than the ", train_set_->size(),
          " training examples (with data.drop_last, an epoch would have no batch)");
-  task_ = make_task(recipe_, *train_set_);
+  const int64_t samples_per_epoch = recipe_.data.drop_last ? loader_->batches_per_epoch() * recipe_.data.batch_size
+                                                           : train_set_->size();
+  const ScalingRule scaling{.kappa = recipe_.scaling.kappa, .ema_rule = recipe_.scaling.ema_rule};
+  task_ = make_task(recipe_, TaskSetup{.recipe = recipe_,
+                                       .train_set = train_set_,
+                                       .samples_per_epoch = samples_per_epoch,
+                                       .total_samples = samples_per_epoch * recipe_.train.epochs,
+                                       .scaling = scaling});
 
-  model_ = make_model(recipe_.model);
+  model_ = task_->build_model([this] { return make_model(recipe_.model); });
   try {
     task_->check_model(*model_);
   } catch (const Error& error) {
@@ -135,9 +149,9 @@ Trainer::Trainer(Recipe recipe, TrainerOptions options) : recipe_(std::move(reci
     generator.set_offset(offset);
     ema_ = std::make_unique<ModelEma>(*model_, average);
   }
-  optimizer_ = make_optimizer(recipe_.optimizer, *model_, recipe_.data.batch_size);
-  const int64_t samples_per_epoch = recipe_.data.drop_last ? loader_->batches_per_epoch() * recipe_.data.batch_size
-                                                           : train_set_->size();
+  optimizer_ = make_optimizer(recipe_.optimizer, task_->trainable_parameters(*model_),
+                              optimizer_hyperparameters(recipe_.optimizer, recipe_.data.batch_size, recipe_.scaling));
+  ema_momentum_ = scaling.momentum(recipe_.train.ema.momentum);
   scheduler_ = std::make_unique<optim::LrScheduler>(
       *optimizer_, make_schedule(recipe_.schedule, samples_per_epoch, recipe_.train.epochs));
   evaluators_ = make_evaluators(*task_);
@@ -223,6 +237,8 @@ void Trainer::save(const Metrics& last_evaluation) {
 }
 
 double Trainer::train_step(const data::Batch& batch) {
+  const int64_t samples_seen = position_.samples_seen;
+  task_->begin_step(samples_seen);
   Tensor loss = task_->loss(*model_, batch);
   const double value = loss.item();
   if (!std::isfinite(value))
@@ -231,16 +247,19 @@ double Trainer::train_step(const data::Batch& batch) {
   optimizer_->zero_grad();
   loss.backward();
   if (recipe_.train.grad_clip > 0.0) optim::clip_grad_norm_(model_->parameters(), recipe_.train.grad_clip);
+  task_->before_optimizer_step(samples_seen);
   optimizer_->step();
+  task_->after_optimizer_step(samples_seen);
   scheduler_->advance(batch.size());
-  if (ema_) ema_->update(*model_, recipe_.train.ema.momentum);
+  if (ema_) ema_->update(*model_, ema_momentum_);
   return value;
 }
 
-Metrics Trainer::evaluate() {
+Metrics Trainer::evaluate(bool final_evaluation) {
   Metrics metrics;
   task_->begin_evaluation(position_);
   for (const Evaluator& evaluator : evaluators_) evaluator(*model_, "", metrics);
+  if (final_evaluation) task_->evaluate_final(*model_, metrics);
   if (ema_)
     for (const Evaluator& evaluator : evaluators_) evaluator(ema_->model(), "ema_", metrics);
   return metrics;
@@ -260,6 +279,14 @@ TrainingSummary Trainer::run() {
     progress.message("resuming " + checkpoint_path() + " at step " + std::to_string(position_.step) + " (epoch " +
                      std::to_string(position_.epoch + 1) + ", batch " + std::to_string(position_.batch) + ")");
 
+  if (!run.resume) {
+    Metrics initial;
+    task_->evaluate_initial(*model_, initial);
+    if (!initial.empty()) {
+      log_->write(0, 0.0, initial);
+      progress.message("before training: " + describe(initial));
+    }
+  }
   model_->train();
   auto window_start = Clock::now();
   int64_t window_samples = 0;
@@ -290,8 +317,9 @@ TrainingSummary Trainer::run() {
           static_cast<double>(epoch) + static_cast<double>(position_.batch) / static_cast<double>(per_epoch);
       const double images_per_second = static_cast<double>(window_samples) / std::max(seconds_since(window_start), 1e-9);
       if (position_.step % run.log_every == 0 || position_.batch == per_epoch) {
-        log_->write(position_.step, epoch_progress,
-                    {{"loss", loss_sum_ / static_cast<double>(loss_count_)}, {"lr", lr}, {"img_per_s", images_per_second}});
+        Metrics line = {{"loss", loss_sum_ / static_cast<double>(loss_count_)}, {"lr", lr}, {"img_per_s", images_per_second}};
+        for (const auto& entry : task_->step_metrics()) line.push_back(entry);  // the latest step's
+        log_->write(position_.step, epoch_progress, line);
         loss_sum_ = 0.0;
         loss_count_ = 0;
         window_start = Clock::now();
@@ -314,7 +342,7 @@ TrainingSummary Trainer::run() {
     const int64_t every = recipe_.eval.every_epochs;
     if (last || (every > 0 && (epoch + 1) % every == 0)) {
       const auto eval_start = Clock::now();
-      last_evaluation_ = evaluate();
+      last_evaluation_ = evaluate(/*final_evaluation=*/last);
       const double eval_seconds = seconds_since(eval_start);
       summary.evaluation_seconds += eval_seconds;
       log_->write(position_.step, static_cast<double>(epoch + 1), last_evaluation_);
@@ -338,7 +366,7 @@ TrainingSummary Trainer::run() {
   if (!stopped) {
     if (capped && !evaluated_last) {
       const auto eval_start = Clock::now();
-      last_evaluation_ = evaluate();
+      last_evaluation_ = evaluate(/*final_evaluation=*/true);
       summary.evaluation_seconds += seconds_since(eval_start);
       log_->write(position_.step,
                   static_cast<double>(position_.epoch) + static_cast<double>(position_.batch) / static_cast<double>(per_epoch),

@@ -1,13 +1,16 @@
 // Trainer: a recipe run end to end — the loop every task shares.
 //
 //   for each epoch e, for each batch b (from the loader, seeded: batch (e, b) is the same in every run):
-//     loss = task.loss(model, batch);  backward;  optional gradient clipping;  optimizer step
+//     loss = task.loss(model, batch);  backward;  optional gradient clipping;  optimizer step (with the
+//     task's hooks around it: training/task.h)
 //     schedule.advance(batch size)       (the learning rate is a function of samples seen)
 //     ema.update(model, ρ)               (when train.ema.enabled)
-//     every run.log_every steps:         a line of metrics.jsonl (loss, lr, img_per_s)
+//     every run.log_every steps:         a line of metrics.jsonl (loss, lr, img_per_s, the task's step metrics)
 //     every run.checkpoint_every steps:  RUN_DIR/checkpoint.safetensors (training/checkpoint.h)
 //   after evaluated epochs: the evaluators' metrics of the model (and of its EMA, prefixed "ema_")
-//   at the end: a final evaluation when the last epoch had none, and a final checkpoint
+//   at the end: a final evaluation when the last epoch had none (the final one adds the task's end-of-run
+//   metrics, e.g. a linear probe), and a final checkpoint; before the first step of a fresh run, the
+//   task's initial metrics (e.g. the random-initialization floor) at step 0
 //
 // Determinism: the same recipe, seed and thread count give a bit-identical loss curve — the loader's
 // batches are a pure function of (seed, epoch, batch), every kernel reduces in a fixed order for a given
@@ -83,7 +86,7 @@ class Trainer {
 
  private:
   double train_step(const data::Batch& batch);  // returns the batch's loss
-  Metrics evaluate();
+  Metrics evaluate(bool final_evaluation);  // the final one adds the task's end-of-run metrics
   void save(const Metrics& last_evaluation);
   void resume_from_checkpoint();
 
@@ -93,6 +96,7 @@ class Trainer {
   std::unique_ptr<data::DataLoader> loader_;
   std::shared_ptr<nn::Module> model_;
   std::unique_ptr<ModelEma> ema_;
+  double ema_momentum_ = 0.0;  // train.ema.momentum, ρ^κ with the EMA scaling rule
   std::unique_ptr<optim::Optimizer> optimizer_;
   std::unique_ptr<optim::LrScheduler> scheduler_;
   std::unique_ptr<TrainingTask> task_;

@@ -225,3 +225,26 @@ TEST_CASE("recipe: a missing or malformed recipe file names its path") {
   }
   check_error([&] { load_recipe(path); }, {path.c_str(), "not valid YAML"});
 }
+
+TEST_CASE("recipe: scaling applies the optimizer's rule and the EMA rule and lists them") {
+  // AdamW at batch 512 on base 128: κ = 4, lr × √κ, 1 − β × κ, ε / √κ, and the model EMA's ρ → ρ⁴.
+  const Recipe recipe = parse("data:\n  batch_size: 512\n" + kMinimal +
+                              "optimizer:\n  name: adamw\n  lr: 1e-3\n  betas: [0.9, 0.99]\n  eps: 1e-8\n"
+                              "train:\n  ema: {enabled: true, momentum: 0.9}\n"
+                              "scaling:\n  base_batch_size: 128\n");
+  CHECK(recipe.scaling.kappa == doctest::Approx(4.0));
+  const OptimizerHyperparameters scaled = optimizer_hyperparameters(recipe.optimizer, 512, recipe.scaling);
+  CHECK(scaled.lr == doctest::Approx(2e-3));
+  CHECK(scaled.betas[0] == doctest::Approx(0.6));
+  CHECK(scaled.betas[1] == doctest::Approx(0.96));
+  CHECK(scaled.eps == doctest::Approx(5e-9));
+  const std::string& resolved = recipe.resolved_yaml;
+  CHECK(resolved.find("#   kappa: 4\n") != std::string::npos);
+  CHECK(resolved.find("#   optimizer.lr: 0.001 -> 0.002\n") != std::string::npos);
+  CHECK(resolved.find("#   optimizer.betas: [0.9, 0.99] -> [0.6, 0.96]\n") != std::string::npos);
+  CHECK(resolved.find("#   train.ema.momentum: 0.9 -> 0.6561\n") != std::string::npos);
+  // Without base_batch_size nothing is scaled or listed; with the old key too, the two are refused.
+  CHECK(parse(kMinimal).resolved_yaml.find("kappa") == std::string::npos);
+  check_error([] { parse(kMinimal + "optimizer:\n  lr_base_batch_size: 256\nscaling:\n  base_batch_size: 256\n"); },
+              {"lr_base_batch_size", "scaling.base_batch_size"});
+}

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "ssl/ssl_task.h"
 #include "tools/vireo/commands.h"
 
 namespace {
@@ -50,6 +51,7 @@ int error(const std::string& message, int code) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  vireo::ssl::register_tasks();  // task: ssl in recipes (the trainer's registry, training/task_registry.h)
   CLI::App app{"Vireo: train, evaluate and sample vision models from YAML recipes.", "vireo"};
   app.require_subcommand(1);
   app.fallthrough(false);

@@ -1,0 +1,242 @@
+// Self-supervised training through the Trainer (ssl/ssl_task.h): each method trains from a tiny recipe
+// with a finite logged loss and its own metrics, a BYOL run stopped and resumed logs exactly the
+// uninterrupted metrics (EMA target included), the feature evaluations are logged, the EMA scaling rule
+// shows in the resolved recipe and in the momentum used, and bad method sections are refused by key and line.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "gradcheck.h"
+#include "ssl/ssl_task.h"
+#include "training/checkpoint.h"
+#include "training/data_helpers.h"
+#include "training/metrics_log.h"
+#include "training/recipe.h"
+#include "training/run_helpers.h"
+#include "training/trainer.h"
+
+using namespace vireo;
+using namespace vireo::training;
+using vireo::testing::check_error;
+using vireo::testing::deterministic_metric_lines;
+using vireo::testing::TempFolder;
+
+namespace {
+
+// A two-view crop-and-flip augmentation of the 8×8 synthetic images; DINO adds a 6×6 local crop.
+std::string views_section(const std::string& method) {
+  const std::string global = "    - transforms: [{name: random_resized_crop, size: 8, scale: [0.5, 1.0]}, "
+                             "{name: random_horizontal_flip}]\n";
+  std::string text = "  views:\n" + global + global;
+  if (method == "dino" || method == "dino_er")
+    text += "    - transforms: [{name: random_resized_crop, size: 6, scale: [0.2, 0.5]}]\n";
+  return text;
+}
+
+// The method section of each tiny method: small heads so a step takes milliseconds.
+std::string method_section(const std::string& method) {
+  if (method == "byol" || method == "byol_er")
+    return "method: {name: " + method + ", hidden_features: 32, projection_features: 16, base_momentum: 0.9}\n";
+  if (method == "simclr" || method == "simclr_er")
+    return "method: {name: " + method + ", hidden_features: 32, projection_features: 16, temperature: 0.2}\n";
+  return "method: {name: " + method + ", hidden_features: 32, bottleneck_features: 16, out_features: 64, "
+         "warmup_teacher_temperature_epochs: 1, base_momentum: 0.9}\n";
+}
+
+// A ResNet-18 at 1/16 width on 64 synthetic 8×8 images (4 batches of 16 per epoch), LARS, 2 epochs.
+std::string tiny_ssl_recipe(const std::string& run_dir, const std::string& method, const std::string& extra = "") {
+  return "task: ssl\n"
+         "run: {dir: " + run_dir + ", seed: 4, threads: 1, log_every: 1, checkpoint_every: 3}\n"
+         "data:\n  dataset: synthetic\n  batch_size: 16\n  workers: 1\n"
+         "  synthetic: {train_size: 64, test_size: 32, num_classes: 4, channels: 1, height: 8, width: 8}\n" +
+         views_section(method) +
+         "model: {name: resnet18, width: 0.0625, stem: cifar}\n" + method_section(method) +
+         "optimizer: {name: lars, lr: 0.2, weight_decay: 1e-5}\n"
+         "schedule: {name: warmup_cosine, warmup_epochs: 1}\n"
+         "train: {epochs: 2}\n"
+         "eval: {batch_size: 32, linear_probe: {epochs: 5}}\n" + extra;
+}
+
+Recipe parse(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  ssl::register_tasks();
+  return parse_recipe(text, "tiny_ssl.yaml", overrides);
+}
+
+TrainingSummary train_text(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  return train(parse(text, overrides), {.progress = ProgressStyle::silent});
+}
+
+std::vector<double> column(const std::string& path, const std::string& key) {
+  std::vector<double> values;
+  for (const Metrics& line : read_metrics(path))
+    for (const auto& [name, value] : line)
+      if (name == key) values.push_back(value);
+  return values;
+}
+
+// The method's own metrics, logged with every loss line.
+std::vector<std::string> method_metrics(const std::string& method) {
+  std::vector<std::string> names;
+  if (method == "byol" || method == "byol_er" || method == "dino" || method == "dino_er") names.push_back("momentum");
+  if (method == "dino" || method == "dino_er") names.push_back("teacher_temperature");
+  if (method.ends_with("_er")) {
+    names.push_back("entropy");
+    names.push_back("reconstruction");
+  }
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("ssl task: every method trains through the trainer with a finite loss and its metrics logged") {
+  TempFolder folder("ssl_task_methods");
+  for (const std::string method : {"byol", "byol_er", "simclr", "simclr_er", "dino", "dino_er"}) {
+    INFO("method: ", method);
+    const std::string dir = folder / method;
+    const TrainingSummary summary = train_text(tiny_ssl_recipe(dir, method));
+    CHECK(summary.finished);
+    CHECK(summary.steps == 8);
+    const std::string metrics = dir + "/metrics.jsonl";
+    const std::vector<double> losses = column(metrics, "loss");
+    REQUIRE(losses.size() == 8);
+    for (double loss : losses) CHECK(std::isfinite(loss));
+    for (const std::string& name : method_metrics(method)) {
+      INFO("metric: ", name);
+      const std::vector<double> values = column(metrics, name);
+      REQUIRE(values.size() == 8);
+      for (double value : values) CHECK(std::isfinite(value));
+    }
+    // The feature evaluations: the floor once, kNN every epoch, the linear probe at the end — accuracies.
+    const std::vector<double> floor = column(metrics, "floor_linear_top1"), knn = column(metrics, "knn_top1"),
+                              linear = column(metrics, "linear_top1");
+    REQUIRE(floor.size() == 1);
+    REQUIRE(knn.size() == 2);
+    REQUIRE(linear.size() == 1);
+    for (double accuracy : {floor[0], knn[0], knn[1], linear[0]}) {
+      CHECK(accuracy >= 0.0);
+      CHECK(accuracy <= 1.0);
+    }
+    REQUIRE(summary.last_evaluation.size() == 2);
+    CHECK(summary.last_evaluation[0].first == "knn_top1");
+    CHECK(summary.last_evaluation[1].first == "linear_top1");
+  }
+}
+
+TEST_CASE("ssl task: the BYOL teacher follows its cosine momentum and the loss falls") {
+  TempFolder folder("ssl_task_byol_momentum");
+  train_text(tiny_ssl_recipe(folder / "run", "byol"), {"train.epochs=4"});
+  const std::string metrics = folder / "run/metrics.jsonl";
+  // τ(s) = 1 − (1 − 0.9)·(cos(π·s/S) + 1)/2 at the samples seen before each step (S = 4 epochs of 64).
+  const std::vector<double> momenta = column(metrics, "momentum");
+  REQUIRE(momenta.size() == 16);
+  for (size_t step = 0; step < momenta.size(); ++step) {
+    const double samples = 16.0 * static_cast<double>(step);
+    CHECK(momenta[step] == doctest::Approx(1.0 - 0.1 * (std::cos(M_PI * samples / 256.0) + 1.0) / 2.0));
+  }
+  const std::vector<double> losses = column(metrics, "loss");
+  CHECK(losses.back() < losses.front());
+}
+
+TEST_CASE("ssl task: a BYOL run stopped and resumed logs exactly the uninterrupted metrics") {
+  TempFolder folder("ssl_task_resume");
+  const std::string recipe = tiny_ssl_recipe(folder / "full", "byol");
+  train_text(recipe);
+  const std::string parts = "run.dir=" + (folder / "parts");
+  const TrainingSummary first = train_text(recipe, {parts, "run.stop_after_steps=5"});
+  CHECK_FALSE(first.finished);
+  const TrainingSummary second = train_text(recipe, {parts, "run.resume=true"});
+  CHECK(second.finished);
+  CHECK(deterministic_metric_lines(folder / "parts/metrics.jsonl") ==
+        deterministic_metric_lines(folder / "full/metrics.jsonl"));
+  // The checkpoint holds the EMA target, and it ends bit-identical to the uninterrupted run's.
+  const StateDict full = load_checkpoint(folder / "full/" + kCheckpointFile).model;
+  const StateDict resumed = load_checkpoint(folder / "parts/" + kCheckpointFile).model;
+  REQUIRE(full.count("target.backbone.conv1.weight") == 1);
+  CHECK(full.size() == resumed.size());
+  for (const auto& [name, tensor] : full) {
+    INFO("tensor: ", name);
+    REQUIRE(resumed.count(name) == 1);
+    CHECK(resumed.at(name).to_vector() == tensor.to_vector());
+  }
+}
+
+TEST_CASE("ssl task: the resolved recipe lists kappa and the scaled lr and momenta") {
+  TempFolder folder("ssl_task_scaling");
+  // batch 16 at base 64: κ = 0.25; LARS scales the lr linearly, the EMA rule takes ρ to ρ^κ.
+  const std::string recipe = tiny_ssl_recipe(folder / "run", "dino", "scaling: {base_batch_size: 64}\n");
+  train_text(recipe);
+  const std::string resolved = vireo::testing::read_text(folder / "run/recipe.resolved.yaml");
+  CHECK(resolved.find("#   kappa: 0.25\n") != std::string::npos);
+  CHECK(resolved.find("#   optimizer.lr: 0.2 -> 0.05\n") != std::string::npos);
+  const double teacher = std::pow(0.9, 0.25), center = std::pow(0.9, 0.25);
+  char line[128];
+  std::snprintf(line, sizeof line, "#   method.base_momentum: 0.9 -> %.12g\n", teacher);
+  CHECK(resolved.find(line) != std::string::npos);
+  std::snprintf(line, sizeof line, "#   method.center_momentum: 0.9 -> %.12g\n", center);
+  CHECK(resolved.find(line) != std::string::npos);
+  // What ran: the scaled lr (the warm-up's end, step 5) and the scaled teacher momentum at sample 0.
+  const std::string metrics = folder / "run/metrics.jsonl";
+  CHECK(column(metrics, "momentum").front() == doctest::Approx(teacher));
+  CHECK(column(metrics, "lr")[4] == doctest::Approx(0.05));
+  // The resolved recipe still reads as the recipe that ran.
+  CHECK(parse(resolved).scaling.kappa == doctest::Approx(0.25));
+
+  // scaling.ema_rule false: the lr is still scaled, the momenta are not.
+  train_text(recipe, {"run.dir=" + (folder / "off"), "scaling.ema_rule=false"});
+  const std::string unscaled = vireo::testing::read_text(folder / "off/recipe.resolved.yaml");
+  CHECK(unscaled.find("#   optimizer.lr: 0.2 -> 0.05\n") != std::string::npos);
+  CHECK(unscaled.find("#   method.base_momentum: 0.9 -> 0.9  (scaling.ema_rule false: unscaled)\n") != std::string::npos);
+  CHECK(column(folder / "off/metrics.jsonl", "momentum").front() == doctest::Approx(0.9));
+}
+
+TEST_CASE("ssl task: bad method sections and views are refused naming the key and line") {
+  const std::string recipe = tiny_ssl_recipe("/tmp/unused", "byol");
+  check_error([&] { parse(recipe, {"method.name=byl"}); }, {"method.name", "byl", "byol"});
+  // An option of another method (temperature is SimCLR's) is an unknown key for BYOL, with its line.
+  check_error([&] { parse(recipe, {"method.temperature=0.1"}); }, {"unknown key method.temperature"});
+  std::string misspelled = recipe;
+  misspelled.replace(misspelled.find("base_momentum"), 13, "base_momentun");
+  check_error([&] { parse(misspelled); }, {"tiny_ssl.yaml:12", "method.base_momentun", "base_momentum"});
+  check_error([&] { parse(recipe, {"method.base_momentum=1.5"}); }, {"method.base_momentum", "[0, 1]"});
+  // BYOL takes two views.
+  std::string one_view = recipe;
+  one_view.erase(one_view.find("    - transforms"), one_view.find("\n", one_view.find("    - transforms")) + 1 -
+                                                     one_view.find("    - transforms"));
+  check_error([&] { parse(one_view); }, {"data.views", "exactly 2 views", "lists 1"});
+  // No method section at all; and the method keeps its own EMA, so train.ema is refused.
+  std::string no_method = recipe;
+  no_method.erase(no_method.find("method:"), no_method.find("\n", no_method.find("method:")) + 1 - no_method.find("method:"));
+  check_error([&] { parse(no_method); }, {"method", "required for task ssl"});
+  check_error([&] { parse(recipe, {"train.ema.enabled=true"}); }, {"train.ema", "own EMA teacher"});
+  check_error([&] { parse(recipe, {"scaling.base_batch_size=64", "optimizer.lr_base_batch_size=64"}); },
+              {"lr_base_batch_size", "scaling.base_batch_size"});
+}
+
+TEST_CASE("ssl task: every recipe under training/recipes/ssl reads and names its method") {
+  ssl::register_tasks();
+  for (const std::string method : {"byol", "byol_er", "simclr", "simclr_er", "dino", "dino_er"}) {
+    INFO("recipe: ", method);
+    const Recipe recipe = load_recipe(std::string(VIREO_SOURCE_DIR) + "/training/recipes/ssl/" + method + ".yaml");
+    CHECK(recipe.task == "ssl");
+    CHECK(recipe.data.dataset == "fashion_mnist");
+    const auto* read = dynamic_cast<const ssl::MethodRecipe*>(recipe.task_options.get());
+    REQUIRE(read != nullptr);
+    CHECK(read->name == method);
+    CHECK(recipe.data.views.size() == (method.starts_with("dino") ? 4u : 2u));
+    CHECK(recipe.scaling.kappa == doctest::Approx(1.0));
+  }
+}
+
+TEST_CASE("ssl task: DINO's teacher temperature warms up over the epochs the recipe gives") {
+  TempFolder folder("ssl_task_dino_warmup");
+  // τ_t(s) = 0.02 + (0.04 − 0.02)·s/S over S = 1 epoch = 64 samples, then 0.04.
+  train_text(tiny_ssl_recipe(folder / "run", "dino"), {"method.warmup_teacher_temperature=0.02"});
+  const std::vector<double> temperatures = column(folder / "run/metrics.jsonl", "teacher_temperature");
+  REQUIRE(temperatures.size() == 8);
+  for (size_t step = 0; step < temperatures.size(); ++step) {
+    const double samples = 16.0 * static_cast<double>(step);
+    CHECK(temperatures[step] == doctest::Approx(samples < 64.0 ? 0.02 + 0.02 * samples / 64.0 : 0.04));
+  }
+}

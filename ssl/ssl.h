@@ -10,6 +10,7 @@
 #include "ssl/duet.h"
 #include "ssl/er_bound.h"
 #include "ssl/heads.h"
+#include "ssl/hssl.h"
 #include "ssl/log_bessel.h"
 #include "ssl/method.h"
 #include "ssl/nt_xent.h"

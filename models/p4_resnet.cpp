@@ -222,4 +222,6 @@ Tensor P4ResNet::forward_feature_map(const Tensor& images) {
 
 Tensor P4ResNet::forward_features(const Tensor& images) { return mean(forward_feature_map(images), {2, 3}); }
 
+std::shared_ptr<P4ResNet> p4_resnet(P4ResNetOptions options) { return std::make_shared<P4ResNet>(options); }
+
 }  // namespace vireo::models

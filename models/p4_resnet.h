@@ -118,4 +118,7 @@ class P4ResNet : public Backbone {
   std::shared_ptr<nn::Sequential> stages;  // "stages.0", "stages.1", …: one Sequential of blocks each
 };
 
+// For the registry (model name "p4_resnet", keys in_channels, width, blocks_per_stage, equivariant).
+std::shared_ptr<P4ResNet> p4_resnet(P4ResNetOptions options = {});
+
 }  // namespace vireo::models

@@ -7,6 +7,7 @@
 
 #include "gradcheck.h"
 #include "models/p4_resnet.h"
+#include "models/registry.h"
 
 using namespace vireo;
 using vireo::testing::check_close;
@@ -155,4 +156,17 @@ TEST_CASE("p4: gradient check in f64 through the weight-shared filter banks") {
     expected = add(expected, models::rotate_quarter_turns(block, -r));
   }
   CHECK(max_abs_difference(conv.weight.grad().select(0, 0).select(0, 0).select(0, 0), expected) < 1e-12);
+}
+
+TEST_CASE("p4: the registry builds p4_resnet and its ablation by name") {
+  manual_seed(8);
+  auto model = std::dynamic_pointer_cast<models::P4ResNet>(models::create_model(
+      "p4_resnet", {{"in_channels", 1}, {"width", 3}, {"blocks_per_stage", std::vector<int64_t>{1, 1}},
+                    {"equivariant", false}}));
+  REQUIRE(model);
+  CHECK_FALSE(model->options.equivariant);
+  CHECK(model->num_features() == 6 * 4);
+  CHECK(model->forward_features(randn({2, 1, 8, 8})).shape() == Shape{2, 24});
+  CHECK(models::model_option_names("p4_resnet") ==
+        std::vector<std::string>{"in_channels", "width", "blocks_per_stage", "equivariant"});
 }

@@ -164,9 +164,11 @@ P4BasicBlock::P4BasicBlock(int64_t in_channels, int64_t planes, bool downsample,
   bn1 = register_module("bn1", make_norm(planes, equivariant));
   conv2 = register_module("conv2", make_conv(planes, planes, 3, equivariant));
   bn2 = register_module("bn2", make_norm(planes, equivariant));
-  if (in_channels != planes)
-    shortcut = register_module("shortcut", std::make_shared<nn::Sequential>(make_conv(in_channels, planes, 1, equivariant),
-                                                                            make_norm(planes, equivariant)));
+  if (in_channels != planes) {
+    auto projection = std::make_shared<nn::Sequential>(make_conv(in_channels, planes, 1, equivariant),
+                                                       make_norm(planes, equivariant));
+    shortcut = register_module("shortcut", projection);
+  }
 }
 
 Tensor P4BasicBlock::forward(const Tensor& input) {

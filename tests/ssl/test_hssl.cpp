@@ -55,7 +55,8 @@ std::vector<double> train(ssl::Method& method, const Tensor& images, int steps) 
 TEST_CASE("hssl: the fiber loss matches a hand-computed value") {
   // Two images, two 2-D fibers each (F [N, D, K]): image 0 has (1, 0) and (0, 1), image 1 (−1, 0) and
   // (0, −1). Pairs (0, 1): a = {(1, 0), (−1, 0)}, b = {(0, 1), (0, −1)}. For every fiber the positive has
-  // cosine 0, one negative cosine 0 and one −1, so with τ = ½: ℓ = −log(e⁰ / (e⁰ + e⁰ + e⁻²)) = log(2 + e⁻²).
+  // cosine 0, one negative cosine 0 and one −1, so with τ = ½:
+  //   ℓ = −log(e⁰ / (e⁰ + e⁰ + e⁻²)) = log(2 + e⁻²).
   const Tensor fibers = Tensor::from_vector({1, 0, 0, 1, -1, 0, 0, -1}, {2, 2, 2}, {.dtype = DType::f64});
   const double expected = std::log(2.0 + std::exp(-2.0));
   CHECK(ssl::hssl_fiber_loss(fibers, {0, 0}, {1, 1}, nullptr, 0.5).item() == doctest::Approx(expected).epsilon(1e-12));
@@ -70,7 +71,9 @@ TEST_CASE("hssl: the fiber loss matches a hand-computed value") {
 TEST_CASE("hssl: gradient check in f64 through the fiber loss") {
   std::vector<Tensor> inputs = {random_input({4, 3, 5}, 1)};
   CHECK_GRADCHECK(
-      [](const std::vector<Tensor>& in) { return ssl::hssl_fiber_loss(in[0], {0, 4, 2, 1}, {3, 1, 0, 4}, nullptr, 0.2); },
+      [](const std::vector<Tensor>& in) {
+        return ssl::hssl_fiber_loss(in[0], {0, 4, 2, 1}, {3, 1, 0, 4}, nullptr, 0.2);
+      },
       inputs);
 }
 

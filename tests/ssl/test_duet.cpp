@@ -1,14 +1,16 @@
 // DUET (ssl/duet.h): the Jensen–Shannon divergence and the binned targets against hand-computed values,
 // an f64 gradient check through the whole method's loss, the exact reduction to SimCLR at G = 0 and
-// G = 1, and a few SGD steps on a fixed synthetic batch that lower both terms.
+// G = 1, a few SGD steps on a fixed synthetic batch that lower both terms, and the README example.
 #include <cmath>
 #include <numbers>
 
 #include "engine/nn/linear.h"
 #include "engine/optim/sgd.h"
 #include "gradcheck.h"
+#include "models/p4_resnet.h"
 #include "models/resnet.h"
 #include "ssl/duet.h"
+#include "ssl/hssl.h"
 #include "ssl/simclr.h"
 
 using namespace vireo;
@@ -179,4 +181,25 @@ TEST_CASE("duet: a few SGD steps lower both terms on a fixed synthetic batch") {
   CHECK(last.at("content_loss") < first.at("content_loss"));
   CHECK(last.at("group_loss") < 0.7 * first.at("group_loss"));
   CHECK(last.at("group_accuracy") > first.at("group_accuracy"));
+}
+
+TEST_CASE("duet: the README example runs as written") {
+  manual_seed(13);
+  const ssl::BackboneFactory make_backbone = tiny_resnet18();
+  const ssl::Views views = synthetic_views(15, 4, 8);
+  const Tensor &view1 = views.images[0], &view2 = views.images[1];
+  const Tensor &angles1 = views.transformation_parameters[0], &angles2 = views.transformation_parameters[1];
+  const int64_t samples_seen = 0;
+  // --- README ---
+  ssl::Duet duet(make_backbone, {.groups = 8, .group_weight = 10.0,
+                                 .transformation = ssl::DuetTransformation::rotation});
+  ssl::StepOutput step = duet.forward({.images = {view1, view2},
+                                       .transformation_parameters = {angles1, angles2}},  // [N, 1], degrees
+                                      samples_seen);
+  ssl::Hssl hssl([] { return models::p4_resnet({.in_channels = 1, .width = 16}); },
+                 {.fibers = ssl::HsslFibers::rotation});
+  // --- end README ---
+  for (const char* key : {"loss", "content_loss", "group_loss", "group_accuracy"}) CHECK(step.metrics.count(key) == 1);
+  CHECK(std::isfinite(step.loss.item()));
+  CHECK(std::isfinite(hssl.forward({.images = {view1}}, samples_seen).loss.item()));
 }

@@ -39,6 +39,8 @@ Tensor duet_normalized_parameter(const Tensor& raw, const DuetOptions& options) 
     if (options.transformation == DuetTransformation::rotation) {
       const double turns = (value + 180.0) / 360.0;
       value = turns - std::floor(turns);  // onto the circle [0, 1)
+    } else if (options.transformation == DuetTransformation::flip) {
+      value = value != 0.0 ? 0.75 : 0.25;
     } else {
       VIREO_CHECK(options.image_size > 0, "duet: crop_scale needs image_size (the side the crop was taken from), got ",
                   options.image_size);

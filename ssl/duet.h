@@ -9,10 +9,11 @@
 //   θ_v      = the view's transformation parameter normalized to [0, 1]:
 //                rotation:    θ = (angle° + 180)/360, wrapped into [0, 1) (the rotation circle)
 //                crop_scale:  θ = 1 − crop_width / image_size
+//                flip:        θ = 0.25 unflipped, 0.75 flipped
 //   t_v      = the target distribution over the G bins [k/G, (k+1)/G) of [0, 1], centred on θ_v and
 //              normalized to sum to 1:
 //                rotation:    von Mises on the circle, density ∝ exp(κ·cos 2π(u − θ)), κ = 3
-//                crop_scale:  Gaussian on [0, 1], density ∝ exp(−(u − θ)²/2σ²), σ = 0.2
+//                crop_scale, flip:  Gaussian on [0, 1], density ∝ exp(−(u − θ)²/2σ²), σ = 0.2
 //              (the choice per transformation is ours: METHODS.md allows either; a circular parameter
 //              gets the circular density)
 //   L = NT-Xent(z_1, z_2; τ) + λ · ½ Σ_v mean_batch JSD(softmax(group_v) ‖ t_v)
@@ -32,7 +33,7 @@
 
 namespace vireo::ssl {
 
-enum class DuetTransformation { rotation, crop_scale };
+enum class DuetTransformation { rotation, crop_scale, flip };
 
 struct DuetOptions {
   int64_t groups = 8;  // G; 0 drops the group term (SimCLR)
@@ -42,11 +43,11 @@ struct DuetOptions {
   double group_weight = 10.0;  // λ
   DuetTransformation transformation = DuetTransformation::rotation;
   // The column of each view's [N, P] transformation parameters that holds the raw value: the angle in
-  // degrees (rotation) or the crop width in pixels (crop_scale).
+  // degrees (rotation), the crop width in pixels (crop_scale) or 0/1 (flip).
   int64_t parameter_column = 0;
   int64_t image_size = 0;                // crop_scale only: the side of the image the crop was taken from
   double von_mises_concentration = 3.0;  // κ, rotation
-  double gaussian_sigma = 0.2;           // σ, crop_scale
+  double gaussian_sigma = 0.2;           // σ, crop_scale and flip
 };
 
 // θ ∈ [0, 1] for each raw parameter value (see above), [N] → [N] (f64).

@@ -86,6 +86,8 @@ TEST_CASE("duet: the normalized parameters and the binned gaussian target match 
               {0.5, 0.0, 0.25, 0.75}, 1e-12);
   ssl::DuetOptions scale{.groups = 4, .transformation = ssl::DuetTransformation::crop_scale, .image_size = 28};
   check_close(ssl::duet_normalized_parameter(Tensor::from_vector({28.0, 7.0}, {2}), scale), {0.0, 0.75}, 1e-12);
+  ssl::DuetOptions flip{.groups = 2, .transformation = ssl::DuetTransformation::flip};
+  check_close(ssl::duet_normalized_parameter(Tensor::from_vector({0.0, 1.0}, {2}), flip), {0.25, 0.75}, 1e-12);
   check_error([] { ssl::duet_normalized_parameter(Tensor::from_vector({7.0}, {1}),
                                                   {.transformation = ssl::DuetTransformation::crop_scale}); },
               {"crop_scale", "image_size"});

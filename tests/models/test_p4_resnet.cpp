@@ -1,7 +1,7 @@
-// The p4 group-equivariant layers and P4ResNet (models/p4_resnet.h): rotating the input by 90° rotates
-// every spatial map and cyclically shifts the group axis exactly (f64) — for the lifting conv, the group
-// conv, the batch norm and the whole network — while the non-equivariant ablation does not; f64 gradient
-// checks through the rotated, weight-shared filter banks.
+// The p4 group-equivariant layers (models/p4_conv.h) and P4ResNet (models/p4_resnet.h): rotating the
+// input by 90° rotates every spatial map and cyclically shifts the group axis exactly (f64) — for the
+// lifting conv, the group conv, the batch norm and the whole network — while the non-equivariant ablation
+// does not; f64 gradient checks through the rotated, weight-shared filter banks.
 #include <algorithm>
 #include <cmath>
 

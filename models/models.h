@@ -1,7 +1,10 @@
-// Every model header: ResNet, ViT, the DDPM UNet, their shared Backbone interface and the registry.
+// Every model header: ResNet, ViT, the DDPM UNet, the p4-equivariant ResNet, their shared Backbone
+// interface and the registry.
 #pragma once
 
 #include "models/backbone.h"
+#include "models/p4_conv.h"
+#include "models/p4_resnet.h"
 #include "models/registry.h"
 #include "models/resnet.h"
 #include "models/unet.h"

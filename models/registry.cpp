@@ -9,6 +9,7 @@
 #include <sstream>
 #include <utility>
 
+#include "models/p4_resnet.h"
 #include "models/resnet.h"
 #include "models/unet.h"
 #include "models/vit.h"
@@ -137,6 +138,15 @@ ResNetOptions read_resnet(OptionReader& reader) {
   return o;
 }
 
+P4ResNetOptions read_p4_resnet(OptionReader& reader) {
+  P4ResNetOptions o;
+  reader.integer("in_channels", o.in_channels);
+  reader.integer("width", o.width);
+  reader.integer_list("blocks_per_stage", o.blocks_per_stage);
+  reader.boolean("equivariant", o.equivariant);
+  return o;
+}
+
 ViTOptions read_vit(OptionReader& reader) {
   ViTOptions o;
   reader.integer("image_size", o.image_size);
@@ -189,6 +199,7 @@ const std::vector<std::pair<std::string, Builder>>& registry() {
       {"resnet50", builder(read_resnet, resnet50)},   {"vit_tiny", builder(read_vit, vit_tiny)},
       {"vit_small", builder(read_vit, vit_small)},    {"vit_base", builder(read_vit, vit_base)},
       {"vit", builder(read_vit, vit)},                {"ddpm_unet", builder(read_unet, ddpm_unet)},
+      {"p4_resnet", builder(read_p4_resnet, p4_resnet)},
   };
   return entries;
 }

@@ -14,7 +14,7 @@ using vireo::testing::check_error;
 
 TEST_CASE("model_names lists every model in the registry") {
   CHECK(models::model_names() == std::vector<std::string>{"resnet18", "resnet34", "resnet50", "vit_tiny", "vit_small",
-                                                          "vit_base", "vit", "ddpm_unet"});
+                                                          "vit_base", "vit", "ddpm_unet", "p4_resnet"});
   CHECK(models::model_option_names("resnet18") ==
         std::vector<std::string>{"num_classes", "stem", "in_channels", "width", "zero_init_residual"});
   const auto vit_keys = models::model_option_names("vit");
@@ -94,7 +94,7 @@ TEST_CASE("integral numbers are accepted where integers are expected") {
 
 TEST_CASE("create_model names an unknown model and lists the valid names") {
   check_error([] { models::create_model("resnet19", {}); },
-              {"create_model", "unknown model 'resnet19'", "resnet18, resnet34, resnet50, vit_tiny, vit_small, vit_base, vit, ddpm_unet"});
+              {"create_model", "unknown model 'resnet19'", "resnet18, resnet34, resnet50, vit_tiny, vit_small, vit_base, vit, ddpm_unet, p4_resnet"});
 }
 
 TEST_CASE("create_model names an unknown option and lists the valid ones") {

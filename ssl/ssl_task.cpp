@@ -224,13 +224,12 @@ void SslTask::check_model(nn::Module& model) const {
 
 optim::NamedTensors SslTask::trainable_parameters(nn::Module&) const { return method_->trainable_parameters(); }
 
-std::vector<Tensor> SslTask::duet_parameters(const data::Batch& batch) const {
-  if (recipe_.name != "duet" || recipe_.duet.groups == 0) return {};
-  const DrawnSource source = duet_source(recipe_.duet.transformation);
+std::vector<Tensor> duet_transformation_parameters(const data::Batch& batch, const DuetOptions& options) {
+  const DrawnSource source = duet_source(options.transformation);
   std::vector<Tensor> parameters;
   for (int64_t v = 0; v < static_cast<int64_t>(batch.views.size()); ++v) {
     Tensor raw = batch.parameter(v, source.transform, source.key);
-    if (recipe_.duet.transformation == DuetTransformation::crop_scale)  // crop width / source width
+    if (options.transformation == DuetTransformation::crop_scale)  // crop width / source width
       raw = div(raw, batch.parameter(v, source.transform, "source_width"));
     parameters.push_back(reshape(raw, {batch.size(), 1}));
   }
@@ -238,8 +237,10 @@ std::vector<Tensor> SslTask::duet_parameters(const data::Batch& batch) const {
 }
 
 Tensor SslTask::loss(nn::Module&, const data::Batch& batch) {
-  StepOutput out = method_->forward(
-      Views{.images = batch.views, .transformation_parameters = duet_parameters(batch)}, samples_seen_);
+  Views views{.images = batch.views};
+  if (recipe_.name == "duet" && recipe_.duet.groups > 0)
+    views.transformation_parameters = duet_transformation_parameters(batch, recipe_.duet);
+  StepOutput out = method_->forward(views, samples_seen_);
   step_metrics_.clear();
   for (const auto& [name, value] : out.metrics)
     if (name != "loss") step_metrics_.emplace_back(name, value);  // the trainer logs the loss itself

@@ -71,6 +71,10 @@ const std::vector<std::string>& method_names();
 std::shared_ptr<const MethodRecipe> read_method_recipe(const training::ConfigSection& root,
                                                        const training::Recipe& recipe);
 
+// DUET's [N, 1] transformation parameters of each view of `batch`, read off what its pipelines drew (see
+// the top of this file); `options.transformation` picks the transform and key.
+std::vector<Tensor> duet_transformation_parameters(const data::Batch& batch, const DuetOptions& options);
+
 class SslTask final : public training::TrainingTask {
  public:
   explicit SslTask(const training::TaskSetup& setup);
@@ -93,9 +97,6 @@ class SslTask final : public training::TrainingTask {
   Method& method() { return *method_; }
 
  private:
-  // DUET's [N, 1] transformation parameters of each view, read off the batch (see the top of this file).
-  std::vector<Tensor> duet_parameters(const data::Batch& batch) const;
-
   MethodRecipe recipe_;
   training::ScalingRule scaling_;
   std::string model_name_;

@@ -288,6 +288,44 @@ TEST_CASE("ssl task: DUET trains on each transformation's drawn parameter") {
   }
 }
 
+TEST_CASE("ssl task: DUET's parameters are each view's drawn angle or crop fraction or flip") {
+  // Two views of two images; each view's pipeline drew a rotation, a crop (of a 28 or 14 px wide source)
+  // and a flip.
+  data::Batch batch;
+  batch.views = {Tensor::empty({2, 1, 8, 8}), Tensor::empty({2, 1, 8, 8})};
+  batch.indices = {0, 1};
+  const double angles[2][2] = {{-170.0, 30.0}, {90.0, 0.0}}, widths[2][2] = {{14.0, 7.0}, {28.0, 21.0}},
+               sources[2][2] = {{28.0, 14.0}, {28.0, 28.0}}, flips[2][2] = {{1.0, 0.0}, {0.0, 1.0}};
+  batch.drawn.assign(2, std::vector<data::DrawnParameters>(2));
+  for (int v = 0; v < 2; ++v)
+    for (int i = 0; i < 2; ++i) {
+      data::DrawnParameters& drawn = batch.drawn[v][i];
+      drawn.record("random_resized_crop", "width", widths[v][i]);
+      drawn.record("random_resized_crop", "source_width", sources[v][i]);
+      drawn.record("random_horizontal_flip", "flipped", flips[v][i]);
+      drawn.record("random_rotation", "angle", angles[v][i]);
+    }
+  const auto packed = [&](ssl::DuetTransformation transformation) {
+    const std::vector<Tensor> parameters = ssl::duet_transformation_parameters(batch, {.transformation = transformation});
+    REQUIRE(parameters.size() == 2);
+    std::vector<std::vector<double>> values;
+    for (const Tensor& view : parameters) {
+      CHECK(view.shape() == Shape{2, 1});
+      values.push_back(view.to_vector());
+    }
+    return values;
+  };
+  const auto rotation = packed(ssl::DuetTransformation::rotation);
+  const auto crop = packed(ssl::DuetTransformation::crop_scale);
+  const auto flip = packed(ssl::DuetTransformation::flip);
+  for (int v = 0; v < 2; ++v)
+    for (int i = 0; i < 2; ++i) {
+      CHECK(rotation[v][i] == doctest::Approx(angles[v][i]));
+      CHECK(crop[v][i] == doctest::Approx(widths[v][i] / sources[v][i]));  // θ = 1 − this, image_size 1
+      CHECK(flip[v][i] == flips[v][i]);
+    }
+}
+
 TEST_CASE("ssl task: DUET and H-SSL recipes that do not fit are refused naming the key and line") {
   // Views without the transform DUET's target needs: the first view's transforms, at its line (9).
   const std::string duet = tiny_ssl_recipe("/tmp/unused", "duet");

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "engine/error.h"
+#include "engine/ops.h"
 #include "training/recipe.h"
 
 namespace vireo::ssl {
@@ -40,10 +41,82 @@ VmfKdeOptions read_vmf(const training::ConfigSection& method) {
   return options;
 }
 
+// The transform whose drawn parameter is DUET's θ for `transformation`, and that parameter's key.
+struct DrawnSource {
+  const char* transform;
+  const char* key;
+};
+DrawnSource duet_source(DuetTransformation transformation) {
+  switch (transformation) {
+    case DuetTransformation::rotation: return {"random_rotation", "angle"};
+    case DuetTransformation::crop_scale: return {"random_resized_crop", "width"};
+    case DuetTransformation::flip: return {"random_horizontal_flip", "flipped"};
+  }
+  fail("duet: unknown transformation");
+}
+
+DuetOptions read_duet(const training::ConfigSection& method, const training::ConfigSection& data,
+                      const training::Recipe& recipe) {
+  DuetOptions o;
+  o.groups = method.get("groups", o.groups);
+  if (o.groups < 0) method.fail_at("groups", "must be 0 (no group term: SimCLR) or more, got " + std::to_string(o.groups));
+  o.hidden_features = read_positive(method, "hidden_features", o.hidden_features);
+  o.projection_features = read_positive(method, "projection_features", o.projection_features);
+  o.temperature = read_positive(method, "temperature", o.temperature);
+  o.group_weight = method.get("group_weight", o.group_weight);
+  if (!(o.group_weight >= 0.0)) method.fail_at("group_weight", "must be 0 or more");
+  const std::string transformation = method.choice("transformation", "rotation", {"rotation", "crop_scale", "flip"});
+  o.transformation = transformation == "crop_scale" ? DuetTransformation::crop_scale
+                     : transformation == "flip"     ? DuetTransformation::flip
+                                                    : DuetTransformation::rotation;
+  o.von_mises_concentration = read_positive(method, "von_mises_concentration", o.von_mises_concentration);
+  o.gaussian_sigma = read_positive(method, "gaussian_sigma", o.gaussian_sigma);
+  // The task packs one column per view; crop widths arrive as fractions of their source image's width.
+  o.parameter_column = 0;
+  o.image_size = 1;
+  if (o.groups == 0) return o;  // no group term, no parameters needed
+  const DrawnSource source = duet_source(o.transformation);
+  for (size_t v = 0; v < recipe.data.views.size(); ++v) {
+    const auto& transforms = recipe.data.views[v];
+    const bool drawn = std::any_of(transforms.begin(), transforms.end(),
+                                   [&](const data::TransformSpec& spec) { return spec.name == source.transform; });
+    if (!drawn)
+      data.section_list("views")[v].fail_at(
+          "transforms", std::string("lacks ") + source.transform + ": method.transformation " + transformation +
+                            " takes its target from the drawn " + source.key + " of " + source.transform +
+                            " in every view");
+  }
+  return o;
+}
+
+HsslOptions read_hssl(const training::ConfigSection& method, const training::ConfigSection& root,
+                      const training::Recipe& recipe) {
+  HsslOptions o;
+  const std::string fibers = method.choice("fibers", "rotation", {"rotation", "translation"});
+  o.fibers = fibers == "translation" ? HsslFibers::translation : HsslFibers::rotation;
+  o.hidden_features = read_positive(method, "hidden_features", o.hidden_features);
+  o.projection_features = read_positive(method, "projection_features", o.projection_features);
+  o.temperature = read_positive(method, "temperature", o.temperature);
+  o.seed = static_cast<uint64_t>(method.get("seed", static_cast<int64_t>(recipe.run.seed)));
+  // Rotation fibers are the group axis of a p4 network (its ablation has the same axis, unpermuted);
+  // translation fibers are the spatial positions of any ResNet's last feature map.
+  const std::string& model = recipe.model.name;
+  const bool p4 = model == "p4_resnet";
+  const bool resnet = model == "resnet18" || model == "resnet34" || model == "resnet50";
+  if (o.fibers == HsslFibers::rotation && !p4)
+    root.section("model").fail_at("name", "is " + model + ": method hssl with rotation fibers needs p4_resnet "
+                                          "(equivariant: true, or false for the non-equivariant ablation)");
+  if (o.fibers == HsslFibers::translation && !p4 && !resnet)
+    root.section("model").fail_at("name", "is " + model + ": method hssl with translation fibers needs a CNN "
+                                          "feature map (resnet18, resnet34, resnet50 or p4_resnet)");
+  return o;
+}
+
 }  // namespace
 
 const std::vector<std::string>& method_names() {
-  static const std::vector<std::string> names = {"byol", "byol_er", "simclr", "simclr_er", "dino", "dino_er"};
+  static const std::vector<std::string> names = {"byol", "byol_er", "simclr", "simclr_er", "dino",
+                                                 "dino_er", "duet", "hssl"};
   return names;
 }
 
@@ -58,13 +131,19 @@ std::shared_ptr<const MethodRecipe> read_method_recipe(const training::ConfigSec
                                                        const training::Recipe& recipe) {
   if (!root.has("method"))
     root.fail_at("method", "is required for task ssl: a section naming the method (method: {name: byol}); methods: "
-                           "byol, byol_er, simclr, simclr_er, dino, dino_er");
+                           "byol, byol_er, simclr, simclr_er, dino, dino_er, duet, hssl");
   const training::ConfigSection method = root.section("method");
+  const training::ConfigSection data = root.section("data");
   auto out = std::make_shared<MethodRecipe>();
-  if (!method.has("name")) method.fail_at("name", "is required (byol, byol_er, simclr, simclr_er, dino, dino_er)");
+  if (!method.has("name"))
+    method.fail_at("name", "is required (byol, byol_er, simclr, simclr_er, dino, dino_er, duet, hssl)");
   out->name = method.choice("name", "byol", method_names());
   const bool er = is_entropy_reconstruction(out->name);
-  if (is_byol(out->name)) {
+  if (out->name == "duet") {
+    out->duet = read_duet(method, data, recipe);
+  } else if (out->name == "hssl") {
+    out->hssl = read_hssl(method, root, recipe);
+  } else if (is_byol(out->name)) {
     ByolOptions& o = out->byol;
     o.hidden_features = read_positive(method, "hidden_features", o.hidden_features);
     o.projection_features = read_positive(method, "projection_features", o.projection_features);
@@ -97,11 +176,14 @@ std::shared_ptr<const MethodRecipe> read_method_recipe(const training::ConfigSec
     o.entropy_reconstruction = er;
     if (er) o.er = read_vmf(method);
   }
-  // The views the method takes: two for BYOL and SimCLR, two global crops and any local ones for DINO.
+  // The views the method takes: two global crops and any local ones for DINO; one or more for H-SSL (its
+  // positives are fibers of one view); two for the others.
   const size_t views = recipe.data.views.size();
-  const training::ConfigSection data = root.section("data");
-  if (is_dino(out->name) ? views < 2 : views != 2)
-    data.fail_at("views", "method " + out->name + " takes " + (is_dino(out->name) ? "2 or more views" : "exactly 2 views") +
+  const size_t least = out->name == "hssl" ? 1 : 2;
+  const bool open_ended = is_dino(out->name) || out->name == "hssl";
+  if (open_ended ? views < least : views != 2)
+    data.fail_at("views", "method " + out->name + " takes " +
+                              (open_ended ? std::to_string(least) + " or more views" : std::string("exactly 2 views")) +
                               " (data.views: [{transforms: [...]}, ...]), the recipe lists " + std::to_string(views));
   return out;
 }
@@ -128,7 +210,9 @@ std::shared_ptr<nn::Module> SslTask::build_model(const std::function<std::shared
     return backbone;
   };
   const std::string& name = recipe_.name;
-  if (is_byol(name)) method_ = std::make_shared<Byol>(make_backbone, recipe_.byol, scaling_);
+  if (name == "duet") method_ = std::make_shared<Duet>(make_backbone, recipe_.duet);
+  else if (name == "hssl") method_ = std::make_shared<Hssl>(make_backbone, recipe_.hssl);
+  else if (is_byol(name)) method_ = std::make_shared<Byol>(make_backbone, recipe_.byol, scaling_);
   else if (is_dino(name)) method_ = std::make_shared<Dino>(make_backbone, recipe_.dino, scaling_);
   else method_ = std::make_shared<Simclr>(make_backbone, recipe_.simclr);  // no EMA: κ scales its lr only
   return method_;
@@ -140,8 +224,23 @@ void SslTask::check_model(nn::Module& model) const {
 
 optim::NamedTensors SslTask::trainable_parameters(nn::Module&) const { return method_->trainable_parameters(); }
 
+std::vector<Tensor> duet_transformation_parameters(const data::Batch& batch, const DuetOptions& options) {
+  const DrawnSource source = duet_source(options.transformation);
+  std::vector<Tensor> parameters;
+  for (int64_t v = 0; v < static_cast<int64_t>(batch.views.size()); ++v) {
+    Tensor raw = batch.parameter(v, source.transform, source.key);
+    if (options.transformation == DuetTransformation::crop_scale)  // crop width / source width
+      raw = div(raw, batch.parameter(v, source.transform, "source_width"));
+    parameters.push_back(reshape(raw, {batch.size(), 1}));
+  }
+  return parameters;
+}
+
 Tensor SslTask::loss(nn::Module&, const data::Batch& batch) {
-  StepOutput out = method_->forward(Views{.images = batch.views}, samples_seen_);
+  Views views{.images = batch.views};
+  if (recipe_.name == "duet" && recipe_.duet.groups > 0)
+    views.transformation_parameters = duet_transformation_parameters(batch, recipe_.duet);
+  StepOutput out = method_->forward(views, samples_seen_);
   step_metrics_.clear();
   for (const auto& [name, value] : out.metrics)
     if (name != "loss") step_metrics_.emplace_back(name, value);  // the trainer logs the loss itself

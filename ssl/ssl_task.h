@@ -15,6 +15,18 @@
 //                      student_temperature 0.1, teacher_temperature 0.04, warmup_teacher_temperature 0.04,
 //                      warmup_teacher_temperature_epochs 0, center_momentum 0.9, base_momentum 0.996,
 //                      freeze_last_layer_epochs 1
+//   duet               groups 8, hidden_features 2048, projection_features 128, temperature 0.1,
+//                      group_weight 10 (λ), transformation rotation | crop_scale | flip,
+//                      von_mises_concentration 3 (rotation), gaussian_sigma 0.2 (crop_scale, flip)
+//   hssl               fibers rotation | translation, hidden_features 2048, projection_features 128,
+//                      temperature 0.1, seed (of the fiber pairs; default run.seed)
+//
+// DUET's group target comes from what each view's pipeline drew (data::Batch::parameter), packed into the
+// [N, 1] tensor per view that Duet reads: rotation → random_rotation's angle (degrees); crop_scale →
+// random_resized_crop's width / source_width (so θ = 1 − crop_width/image_size with image_size 1);
+// flip → random_horizontal_flip's flipped. A recipe whose views lack that transform is refused.
+// H-SSL's fibers must suit the backbone: rotation needs model.name p4_resnet (equivariant: true, or false
+// for the non-equivariant ablation); translation any ResNet (resnet18/34/50) or p4_resnet.
 // Schedules in epochs are converted to samples (the EMA schedules run over the whole run's samples).
 //
 // The step: the method's forward on the batch's views at the samples seen, its hooks around the optimizer
@@ -30,6 +42,8 @@
 
 #include "ssl/byol.h"
 #include "ssl/dino_method.h"
+#include "ssl/duet.h"
+#include "ssl/hssl.h"
 #include "ssl/method.h"
 #include "ssl/simclr.h"
 #include "training/feature_evaluation.h"
@@ -39,10 +53,12 @@ namespace vireo::ssl {
 
 // The `method` section of a recipe.
 struct MethodRecipe final : training::TaskOptions {
-  std::string name;  // byol | byol_er | simclr | simclr_er | dino | dino_er
+  std::string name;  // byol | byol_er | simclr | simclr_er | dino | dino_er | duet | hssl
   ByolOptions byol;
   SimclrOptions simclr;
   DinoOptions dino;
+  DuetOptions duet;
+  HsslOptions hssl;
   double warmup_teacher_temperature_epochs = 0.0;  // dino: converted to samples when the task is built
   double freeze_last_layer_epochs = 1.0;           // dino
   std::vector<std::pair<std::string, double>> ema_momenta() const override;
@@ -54,6 +70,10 @@ const std::vector<std::string>& method_names();
 // Reads `method` (and checks data.views against the method's view count); errors name key and line.
 std::shared_ptr<const MethodRecipe> read_method_recipe(const training::ConfigSection& root,
                                                        const training::Recipe& recipe);
+
+// DUET's [N, 1] transformation parameters of each view of `batch`, read off what its pipelines drew (see
+// the top of this file); `options.transformation` picks the transform and key.
+std::vector<Tensor> duet_transformation_parameters(const data::Batch& batch, const DuetOptions& options);
 
 class SslTask final : public training::TrainingTask {
  public:

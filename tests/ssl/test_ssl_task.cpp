@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,14 +27,29 @@ using vireo::testing::TempFolder;
 
 namespace {
 
-// A two-view crop-and-flip augmentation of the 8×8 synthetic images; DINO adds a 6×6 local crop.
+// A two-view crop-and-flip augmentation of the 8×8 synthetic images; DINO adds a 6×6 local crop, DUET
+// (rotation) a random rotation; H-SSL takes one view (16×16 for translation fibers, so that a ResNet's
+// last map has 2×2 positions).
 std::string views_section(const std::string& method) {
-  const std::string global = "    - transforms: [{name: random_resized_crop, size: 8, scale: [0.5, 1.0]}, "
+  if (method.starts_with("hssl"))
+    return "  views:\n    - transforms: [{name: random_resized_crop, size: " +
+           std::string(method == "hssl_translation" ? "16" : "8") + ", scale: [0.5, 1.0]}]\n";
+  const std::string rotation = method == "duet" ? "{name: random_rotation, degrees: [-180, 180]}, " : "";
+  const std::string global = "    - transforms: [" + rotation + "{name: random_resized_crop, size: 8, scale: [0.5, 1.0]}, "
                              "{name: random_horizontal_flip}]\n";
   std::string text = "  views:\n" + global + global;
   if (method == "dino" || method == "dino_er")
     text += "    - transforms: [{name: random_resized_crop, size: 6, scale: [0.2, 0.5]}]\n";
   return text;
+}
+
+// The backbone: a ResNet-18 at 1/16 width, or for H-SSL's rotation fibers a tiny p4 ResNet (equivariant, or
+// its ablation).
+std::string model_section(const std::string& method) {
+  if (method == "hssl" || method == "hssl_ablation")
+    return "model: {name: p4_resnet, in_channels: 1, width: 2, blocks_per_stage: [1, 1], equivariant: " +
+           std::string(method == "hssl" ? "true" : "false") + "}\n";
+  return "model: {name: resnet18, width: 0.0625, stem: cifar}\n";
 }
 
 // The method section of each tiny method: small heads so a step takes milliseconds.
@@ -41,6 +58,11 @@ std::string method_section(const std::string& method) {
     return "method: {name: " + method + ", hidden_features: 32, projection_features: 16, base_momentum: 0.9}\n";
   if (method == "simclr" || method == "simclr_er")
     return "method: {name: " + method + ", hidden_features: 32, projection_features: 16, temperature: 0.2}\n";
+  if (method == "duet")  // 32 backbone features as 4 groups × 8 content columns
+    return "method: {name: duet, groups: 4, hidden_features: 32, projection_features: 16, temperature: 0.2}\n";
+  if (method.starts_with("hssl"))
+    return "method: {name: hssl, fibers: " + std::string(method == "hssl_translation" ? "translation" : "rotation") +
+           ", hidden_features: 32, projection_features: 16, temperature: 0.2}\n";
   return "method: {name: " + method + ", hidden_features: 32, bottleneck_features: 16, out_features: 64, "
          "warmup_teacher_temperature_epochs: 1, base_momentum: 0.9}\n";
 }
@@ -51,8 +73,7 @@ std::string tiny_ssl_recipe(const std::string& run_dir, const std::string& metho
          "run: {dir: " + run_dir + ", seed: 4, threads: 1, log_every: 1, checkpoint_every: 3}\n"
          "data:\n  dataset: synthetic\n  batch_size: 16\n  workers: 1\n"
          "  synthetic: {train_size: 64, test_size: 32, num_classes: 4, channels: 1, height: 8, width: 8}\n" +
-         views_section(method) +
-         "model: {name: resnet18, width: 0.0625, stem: cifar}\n" + method_section(method) +
+         views_section(method) + model_section(method) + method_section(method) +
          "optimizer: {name: lars, lr: 0.2, weight_decay: 1e-5}\n"
          "schedule: {name: warmup_cosine, warmup_epochs: 1}\n"
          "train: {epochs: 2}\n"
@@ -85,6 +106,7 @@ std::vector<std::string> method_metrics(const std::string& method) {
     names.push_back("entropy");
     names.push_back("reconstruction");
   }
+  if (method == "duet") names = {"content_loss", "group_loss", "group_accuracy"};
   return names;
 }
 
@@ -92,7 +114,8 @@ std::vector<std::string> method_metrics(const std::string& method) {
 
 TEST_CASE("ssl task: every method trains through the trainer with a finite loss and its metrics logged") {
   TempFolder folder("ssl_task_methods");
-  for (const std::string method : {"byol", "byol_er", "simclr", "simclr_er", "dino", "dino_er"}) {
+  for (const std::string method : {"byol", "byol_er", "simclr", "simclr_er", "dino", "dino_er", "duet", "hssl",
+                                   "hssl_ablation", "hssl_translation"}) {
     INFO("method: ", method);
     const std::string dir = folder / method;
     const TrainingSummary summary = train_text(tiny_ssl_recipe(dir, method));
@@ -216,17 +239,114 @@ TEST_CASE("ssl task: bad method sections and views are refused naming the key an
 
 TEST_CASE("ssl task: every recipe under training/recipes/ssl reads and names its method") {
   ssl::register_tasks();
-  for (const std::string method : {"byol", "byol_er", "simclr", "simclr_er", "dino", "dino_er"}) {
-    INFO("recipe: ", method);
-    const Recipe recipe = load_recipe(std::string(VIREO_SOURCE_DIR) + "/training/recipes/ssl/" + method + ".yaml");
+  struct Expected {
+    std::string method;
+    size_t views;
+  };
+  // Every file in the folder, with the method it trains and its views (a new recipe must be added here).
+  const std::map<std::string, Expected> expected = {
+      {"byol", {"byol", 2}},     {"byol_er", {"byol_er", 2}},     {"simclr", {"simclr", 2}},
+      {"simclr_er", {"simclr_er", 2}}, {"dino", {"dino", 4}},     {"dino_er", {"dino_er", 4}},
+      {"duet", {"duet", 2}},     {"hssl", {"hssl", 1}},           {"hssl_ablation", {"hssl", 1}},
+      {"simclr_hssl_baseline", {"simclr", 2}}};
+  const std::filesystem::path folder = std::string(VIREO_SOURCE_DIR) + "/training/recipes/ssl";
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+    const std::string stem = entry.path().stem().string();
+    INFO("recipe: ", entry.path().string());
+    REQUIRE(expected.count(stem) == 1);
+    ++files;
+    const Recipe recipe = load_recipe(entry.path().string());
     CHECK(recipe.task == "ssl");
     CHECK(recipe.data.dataset == "fashion_mnist");
     const auto* read = dynamic_cast<const ssl::MethodRecipe*>(recipe.task_options.get());
     REQUIRE(read != nullptr);
-    CHECK(read->name == method);
-    CHECK(recipe.data.views.size() == (method.starts_with("dino") ? 4u : 2u));
+    CHECK(read->name == expected.at(stem).method);
+    CHECK(recipe.data.views.size() == expected.at(stem).views);
     CHECK(recipe.scaling.kappa == doctest::Approx(1.0));
   }
+  CHECK(files == expected.size());
+}
+
+TEST_CASE("ssl task: DUET trains on each transformation's drawn parameter") {
+  TempFolder folder("ssl_task_duet_transformations");
+  // crop_scale reads random_resized_crop's width, flip random_horizontal_flip's flipped (both in every view).
+  for (const std::string transformation : {"crop_scale", "flip"}) {
+    INFO("transformation: ", transformation);
+    const std::string dir = folder / transformation;
+    train_text(tiny_ssl_recipe(dir, "duet"), {"method.transformation=" + transformation, "train.epochs=1"});
+    const std::vector<double> group = column(dir + "/metrics.jsonl", "group_loss"),
+                              accuracy = column(dir + "/metrics.jsonl", "group_accuracy");
+    REQUIRE(group.size() == 4);
+    REQUIRE(accuracy.size() == 4);
+    for (size_t step = 0; step < group.size(); ++step) {
+      CHECK(group[step] >= 0.0);
+      CHECK(group[step] <= std::log(2.0) + 1e-9);  // a Jensen–Shannon divergence
+      CHECK(accuracy[step] >= 0.0);
+      CHECK(accuracy[step] <= 1.0);
+    }
+  }
+}
+
+TEST_CASE("ssl task: DUET's parameters are each view's drawn angle or crop fraction or flip") {
+  // Two views of two images; each view's pipeline drew a rotation, a crop (of a 28 or 14 px wide source)
+  // and a flip.
+  data::Batch batch;
+  batch.views = {Tensor::empty({2, 1, 8, 8}), Tensor::empty({2, 1, 8, 8})};
+  batch.indices = {0, 1};
+  const double angles[2][2] = {{-170.0, 30.0}, {90.0, 0.0}}, widths[2][2] = {{14.0, 7.0}, {28.0, 21.0}},
+               sources[2][2] = {{28.0, 14.0}, {28.0, 28.0}}, flips[2][2] = {{1.0, 0.0}, {0.0, 1.0}};
+  batch.drawn.assign(2, std::vector<data::DrawnParameters>(2));
+  for (int v = 0; v < 2; ++v)
+    for (int i = 0; i < 2; ++i) {
+      data::DrawnParameters& drawn = batch.drawn[v][i];
+      drawn.record("random_resized_crop", "width", widths[v][i]);
+      drawn.record("random_resized_crop", "source_width", sources[v][i]);
+      drawn.record("random_horizontal_flip", "flipped", flips[v][i]);
+      drawn.record("random_rotation", "angle", angles[v][i]);
+    }
+  const auto packed = [&](ssl::DuetTransformation transformation) {
+    const std::vector<Tensor> parameters = ssl::duet_transformation_parameters(batch, {.transformation = transformation});
+    REQUIRE(parameters.size() == 2);
+    std::vector<std::vector<double>> values;
+    for (const Tensor& view : parameters) {
+      CHECK(view.shape() == Shape{2, 1});
+      values.push_back(view.to_vector());
+    }
+    return values;
+  };
+  const auto rotation = packed(ssl::DuetTransformation::rotation);
+  const auto crop = packed(ssl::DuetTransformation::crop_scale);
+  const auto flip = packed(ssl::DuetTransformation::flip);
+  for (int v = 0; v < 2; ++v)
+    for (int i = 0; i < 2; ++i) {
+      CHECK(rotation[v][i] == doctest::Approx(angles[v][i]));
+      CHECK(crop[v][i] == doctest::Approx(widths[v][i] / sources[v][i]));  // θ = 1 − this, image_size 1
+      CHECK(flip[v][i] == flips[v][i]);
+    }
+}
+
+TEST_CASE("ssl task: DUET and H-SSL recipes that do not fit are refused naming the key and line") {
+  // Views without the transform DUET's target needs: the first view's transforms, at its line (9).
+  const std::string duet = tiny_ssl_recipe("/tmp/unused", "duet");
+  std::string unrotated = duet;
+  unrotated.erase(unrotated.find("{name: random_rotation"), std::string("{name: random_rotation, degrees: [-180, 180]}, ").size());
+  check_error([&] { parse(unrotated); },
+              {"tiny_ssl.yaml:9", "data.views.0.transforms", "random_rotation", "method.transformation rotation"});
+  check_error([&] { parse(duet, {"method.transformation=scale"}); }, {"method.transformation", "crop_scale"});
+  check_error([&] { parse(duet, {"method.groups=-1"}); }, {"method.groups", "0"});
+  check_error([&] { parse(duet, {"method.group_weigth=10"}); }, {"unknown key method.group_weigth", "group_weight"});
+  // With G = 0 DUET is SimCLR and needs no parameters.
+  CHECK(dynamic_cast<const ssl::MethodRecipe*>(parse(unrotated, {"method.groups=0"}).task_options.get())->duet.groups == 0);
+  // Rotation fibers on a plain ResNet: model.name, at the model's line (10).
+  std::string plain = tiny_ssl_recipe("/tmp/unused", "hssl");
+  plain.replace(plain.find("model: {"), plain.find("\n", plain.find("model: {")) - plain.find("model: {"),
+                "model: {name: resnet18, width: 0.0625, stem: cifar}");
+  check_error([&] { parse(plain); }, {"tiny_ssl.yaml:10", "model.name", "resnet18", "rotation fibers", "p4_resnet"});
+  std::string vit = plain;
+  vit.replace(vit.find("model: {"), vit.find("\n", vit.find("model: {")) - vit.find("model: {"), "model: {name: vit_tiny}");
+  check_error([&] { parse(vit, {"method.fibers=translation"}); }, {"model.name", "vit_tiny", "translation fibers"});
+  check_error([&] { parse(plain, {"method.fibers=scale"}); }, {"method.fibers", "translation"});
 }
 
 TEST_CASE("ssl task: DINO's teacher temperature warms up over the epochs the recipe gives") {

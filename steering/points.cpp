@@ -1,0 +1,144 @@
+// Steering points (steering/points.h): selecting module paths and pooling their outputs into per-unit
+// responses.
+#include "steering/points.h"
+
+#include <algorithm>
+#include <regex>
+#include <sstream>
+
+#include "engine/autograd.h"
+#include "engine/ops.h"
+
+namespace vireo::steering {
+
+namespace {
+
+// The paths closest to `pattern` by the length of the prefix they share with it, for error messages.
+std::string nearby_paths(const std::vector<std::string>& paths, const std::string& pattern) {
+  auto shared_prefix = [&](const std::string& path) {
+    size_t length = 0;
+    while (length < path.size() && length < pattern.size() && path[length] == pattern[length]) ++length;
+    return length;
+  };
+  std::vector<std::string> sorted = paths;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [&](const std::string& a, const std::string& b) { return shared_prefix(a) > shared_prefix(b); });
+  std::ostringstream out;
+  const size_t shown = std::min<size_t>(sorted.size(), 6);
+  for (size_t i = 0; i < shown; ++i) out << (i ? ", " : "") << sorted[i];
+  if (sorted.size() > shown) out << ", … (" << sorted.size() << " paths)";
+  return out.str();
+}
+
+// Puts a model in eval mode (dropout off, batch norm on running statistics) for a scope, then back.
+class EvalMode {
+ public:
+  explicit EvalMode(nn::Module& model) : model_(model), was_training_(model.is_training()) { model.eval(); }
+  ~EvalMode() { model_.train(was_training_); }
+
+ private:
+  nn::Module& model_;
+  bool was_training_;
+};
+
+}  // namespace
+
+std::vector<std::string> select_points(nn::Module& model, const std::string& pattern) {
+  return select_points(model, std::vector<std::string>{pattern});
+}
+
+std::vector<std::string> select_points(nn::Module& model, const std::vector<std::string>& patterns) {
+  std::vector<std::string> paths;
+  for (const auto& [path, module] : model.named_modules())
+    if (!path.empty()) paths.push_back(path);
+  std::vector<bool> selected(paths.size(), false);
+  for (const std::string& pattern : patterns) {
+    std::regex expression;
+    try {
+      expression = std::regex(pattern, std::regex::ECMAScript);
+    } catch (const std::regex_error& error) {
+      fail("steering points: '", pattern, "' is not a valid regular expression (", error.what(), ")");
+    }
+    bool matched = false;
+    for (size_t i = 0; i < paths.size(); ++i) {
+      if (paths[i] == pattern || std::regex_match(paths[i], expression)) {
+        selected[i] = true;
+        matched = true;
+      }
+    }
+    VIREO_CHECK(matched, "steering points: no module path matches '", pattern, "'; nearby paths: ",
+                nearby_paths(paths, pattern));
+  }
+  std::vector<std::string> points;
+  for (size_t i = 0; i < paths.size(); ++i)
+    if (selected[i]) points.push_back(paths[i]);
+  return points;
+}
+
+int64_t unit_dimension(const Tensor& output, const std::string& point) {
+  VIREO_CHECK(output.dim() >= 2 && output.dim() <= 4, "steering point '", point, "': output ", describe(output),
+              " is not [N, D], [N, T, D] or [N, C, H, W]");
+  return output.dim() == 4 ? 1 : output.dim() - 1;
+}
+
+Tensor pool_responses(const Tensor& output, Pooling pooling, const std::string& point) {
+  unit_dimension(output, point);
+  if (output.dim() == 2) return output;
+  if (output.dim() == 4) return output.mean({2, 3});
+  return pooling == Pooling::mean ? output.mean({1}) : amax(output, {1});
+}
+
+ResponseCollector::ResponseCollector(nn::Module& model, std::vector<std::string> points, Pooling pooling)
+    : points_(std::move(points)), pooling_(pooling) {
+  for (const std::string& point : points_) {
+    hooks_.push_back(model.register_forward_hook(point, [this, point](const Tensor& output) {
+      NoGrad no_grad;
+      if (blocks_.find(point) == blocks_.end()) order_seen_.push_back(point);
+      blocks_[point].push_back(pool_responses(output.detach(), pooling_, point).to(Device::cpu()).to(DType::f64));
+    }));
+  }
+}
+
+ResponseCollector::~ResponseCollector() { remove(); }
+
+void ResponseCollector::remove() {
+  for (nn::HookHandle& hook : hooks_) hook.remove();
+  hooks_.clear();
+}
+
+Tensor ResponseCollector::responses(const std::string& point) const {
+  auto found = blocks_.find(point);
+  VIREO_CHECK(found != blocks_.end(), "steering point '", point, "': no responses were collected there",
+              " (it is not a collected point, or no forward pass reached it)");
+  return cat(found->second, 0);
+}
+
+std::map<std::string, Tensor> collect_responses(nn::Module& model, const std::vector<std::string>& points,
+                                                const std::vector<Tensor>& batches, Pooling pooling) {
+  EvalMode eval_mode(model);
+  ResponseCollector collector(model, points, pooling);
+  {
+    NoGrad no_grad;
+    for (const Tensor& batch : batches) model(batch);
+  }
+  std::map<std::string, Tensor> responses;
+  for (const std::string& point : points) responses[point] = collector.responses(point);
+  return responses;
+}
+
+std::vector<std::string> points_in_model_order(nn::Module& model, const std::vector<std::string>& points,
+                                               const Tensor& batch) {
+  EvalMode eval_mode(model);
+  ResponseCollector collector(model, points, Pooling::mean);
+  {
+    NoGrad no_grad;
+    model(batch);
+  }
+  std::vector<std::string> order = collector.order_seen();
+  for (const std::string& point : points)
+    VIREO_CHECK(std::find(order.begin(), order.end(), point) != order.end(), "steering point '", point,
+                "': a forward pass of ", describe(batch), " never reached it");
+  return order;
+}
+
+}  // namespace vireo::steering

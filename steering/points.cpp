@@ -13,16 +13,30 @@ namespace vireo::steering {
 
 namespace {
 
-// The paths closest to `pattern` by the length of the prefix they share with it, for error messages.
+// Levenshtein distance between two strings: insertions, deletions and substitutions of one character.
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> previous(b.size() + 1), current(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) previous[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    current[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(previous, current);
+  }
+  return previous[b.size()];
+}
+
+// The paths closest to `pattern` (read with its backslashes dropped, so `blocks\.3` reads `blocks.3`) by
+// edit distance, for error messages.
 std::string nearby_paths(const std::vector<std::string>& paths, const std::string& pattern) {
-  auto shared_prefix = [&](const std::string& path) {
-    size_t length = 0;
-    while (length < path.size() && length < pattern.size() && path[length] == pattern[length]) ++length;
-    return length;
-  };
-  std::vector<std::string> sorted = paths;
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [&](const std::string& a, const std::string& b) { return shared_prefix(a) > shared_prefix(b); });
+  std::string plain;
+  for (char c : pattern)
+    if (c != '\\') plain += c;
+  std::vector<std::pair<size_t, std::string>> ranked;
+  for (const std::string& path : paths) ranked.emplace_back(edit_distance(path, plain), path);
+  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> sorted;
+  for (const auto& entry : ranked) sorted.push_back(entry.second);
   std::ostringstream out;
   const size_t shown = std::min<size_t>(sorted.size(), 6);
   for (size_t i = 0; i < shown; ++i) out << (i ? ", " : "") << sorted[i];

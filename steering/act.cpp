@@ -138,10 +138,7 @@ Intervention fit_act(nn::Module& model, const std::vector<std::string>& points,
   for (const std::string& point : ordered) {
     std::map<std::string, Tensor> source;
     {
-      struct DetachAtScopeEnd {
-        AttachedIntervention attached;
-        ~DetachAtScopeEnd() { attached.detach(); }
-      } earlier{attach(model, intervention, 1.0)};
+      ScopedAttachment earlier(model, intervention, 1.0);
       source = collect_responses(model, {point}, source_batches, options.pooling);
     }
     intervention.add(point, fit_transport(source.at(point), target.at(point), options));

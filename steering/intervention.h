@@ -83,6 +83,19 @@ class AttachedIntervention {
 // the map fails at the forward pass, naming the point and both shapes.
 AttachedIntervention attach(nn::Module& model, const Intervention& intervention, double strength);
 
+// Attached for the life of a scope, detached however the scope ends (fits that steer while they collect).
+class ScopedAttachment {
+ public:
+  ScopedAttachment(nn::Module& model, const Intervention& intervention, double strength)
+      : attached_(attach(model, intervention, strength)) {}
+  ~ScopedAttachment() { attached_.detach(); }
+  ScopedAttachment(const ScopedAttachment&) = delete;
+  ScopedAttachment& operator=(const ScopedAttachment&) = delete;
+
+ private:
+  AttachedIntervention attached_;
+};
+
 // The edit of one point's output (the hook's body), exposed for tests and for methods that apply maps
 // themselves.
 Tensor apply_unit_map(const Tensor& output, const UnitMap& map, SpatialForm form, double strength,

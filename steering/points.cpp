@@ -44,17 +44,6 @@ std::string nearby_paths(const std::vector<std::string>& paths, const std::strin
   return out.str();
 }
 
-// Puts a model in eval mode (dropout off, batch norm on running statistics) for a scope, then back.
-class EvalMode {
- public:
-  explicit EvalMode(nn::Module& model) : model_(model), was_training_(model.is_training()) { model.eval(); }
-  ~EvalMode() { model_.train(was_training_); }
-
- private:
-  nn::Module& model_;
-  bool was_training_;
-};
-
 }  // namespace
 
 std::vector<std::string> select_points(nn::Module& model, const std::string& pattern) {

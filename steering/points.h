@@ -62,6 +62,20 @@ class ResponseCollector {
   std::vector<nn::HookHandle> hooks_;
 };
 
+// Puts a model in eval mode (dropout off, batch norm on running statistics) for a scope, then back to the
+// mode it was in: fits read a model as it is used, never as it trains.
+class EvalMode {
+ public:
+  explicit EvalMode(nn::Module& model) : model_(model), was_training_(model.is_training()) { model.eval(); }
+  ~EvalMode() { model_.train(was_training_); }
+  EvalMode(const EvalMode&) = delete;
+  EvalMode& operator=(const EvalMode&) = delete;
+
+ private:
+  nn::Module& model_;
+  bool was_training_;
+};
+
 // Runs every batch through `model` (in eval mode, without gradient) and returns the responses per point.
 std::map<std::string, Tensor> collect_responses(nn::Module& model, const std::vector<std::string>& points,
                                                 const std::vector<Tensor>& batches, Pooling pooling);

@@ -16,5 +16,6 @@ Subcommand add_train_command(CLI::App& vireo);  // train.cpp
 Subcommand add_eval_command(CLI::App& vireo);   // eval.cpp
 Subcommand add_info_command(CLI::App& vireo);   // info.cpp
 Subcommand add_bench_command(CLI::App& vireo);  // bench.cpp
+Subcommand add_steer_command(CLI::App& vireo);  // steer.cpp
 
 }  // namespace vireo::cli

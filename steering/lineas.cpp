@@ -15,14 +15,6 @@ namespace vireo::steering {
 
 namespace {
 
-// Removes a set of hooks at the end of a scope, however it ends.
-struct HooksRemovedAtScopeEnd {
-  std::vector<nn::HookHandle> hooks;
-  ~HooksRemovedAtScopeEnd() {
-    for (nn::HookHandle& hook : hooks) hook.remove();
-  }
-};
-
 // Turns off requires_grad on a model's parameters for a scope (the model is frozen; only the maps train).
 class FrozenParameters {
  public:
@@ -105,9 +97,9 @@ Tensor lineas_loss(nn::Module& model, const std::vector<std::string>& loss_point
   VIREO_CHECK(!loss_points.empty(), "lineas_loss: no loss points");
   std::map<std::string, Tensor> source_responses;
   {
-    HooksRemovedAtScopeEnd capture;
+    ScopedHooks capture;
     for (const std::string& point : loss_points)
-      capture.hooks.push_back(model.register_forward_hook(point, [&source_responses, &point, pooling](const Tensor& out) {
+      capture.add(model.register_forward_hook(point, [&source_responses, &point, pooling](const Tensor& out) {
         source_responses[point] = pool_responses(out, pooling, point);
       }));
     model(source_batch);

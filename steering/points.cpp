@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "engine/autograd.h"
@@ -43,6 +44,9 @@ std::string nearby_paths(const std::vector<std::string>& paths, const std::strin
   if (sorted.size() > shown) out << ", … (" << sorted.size() << " paths)";
   return out.str();
 }
+
+// Thrown by a hook to end a forward pass whose remaining layers nobody needs; caught by collect_responses.
+struct ForwardStopped {};
 
 }  // namespace
 
@@ -120,9 +124,22 @@ std::map<std::string, Tensor> collect_responses(nn::Module& model, const std::ve
                                                 const std::vector<Tensor>& batches, Pooling pooling) {
   EvalMode eval_mode(model);
   ResponseCollector collector(model, points, pooling);
-  {
-    NoGrad no_grad;
-    for (const Tensor& batch : batches) model(batch);
+  // Registered after the collector's hooks, so each point's response is recorded before the pass can stop.
+  const std::set<std::string> distinct(points.begin(), points.end());
+  std::set<std::string> reached;
+  ScopedHooks stops;
+  for (const std::string& point : distinct)
+    stops.add(model.register_forward_hook(point, [&reached, &distinct, point](const Tensor&) {
+      reached.insert(point);
+      if (reached.size() == distinct.size()) throw ForwardStopped{};
+    }));
+  NoGrad no_grad;
+  for (const Tensor& batch : batches) {
+    reached.clear();
+    try {
+      model(batch);
+    } catch (const ForwardStopped&) {
+    }
   }
   std::map<std::string, Tensor> responses;
   for (const std::string& point : points) responses[point] = collector.responses(point);

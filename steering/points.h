@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <map>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -76,7 +77,24 @@ class EvalMode {
   bool was_training_;
 };
 
+// Forward hooks removed together at the end of a scope, however it ends.
+class ScopedHooks {
+ public:
+  ScopedHooks() = default;
+  ~ScopedHooks() {
+    for (nn::HookHandle& hook : hooks_) hook.remove();
+  }
+  ScopedHooks(const ScopedHooks&) = delete;
+  ScopedHooks& operator=(const ScopedHooks&) = delete;
+  void add(nn::HookHandle hook) { hooks_.push_back(std::move(hook)); }
+
+ private:
+  std::vector<nn::HookHandle> hooks_;
+};
+
 // Runs every batch through `model` (in eval mode, without gradient) and returns the responses per point.
+// Each forward pass stops as soon as every point has produced its output: the layers after the last point
+// are never computed (so collecting at an early point of a large model costs only the layers before it).
 std::map<std::string, Tensor> collect_responses(nn::Module& model, const std::vector<std::string>& points,
                                                 const std::vector<Tensor>& batches, Pooling pooling);
 

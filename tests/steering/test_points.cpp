@@ -67,6 +67,23 @@ TEST_CASE("collect_responses appends batches detached and leaves no hook behind"
   CHECK(fc1.to_vector() == expected.to(DType::f64).to_vector());
 }
 
+TEST_CASE("collect_responses stops each forward pass after the last point") {
+  auto model = std::make_shared<nn::Sequential>(std::make_shared<nn::Identity>(), std::make_shared<nn::Identity>(),
+                                                std::make_shared<nn::Identity>());
+  int later_calls = 0;
+  auto counter = model->register_forward_hook("2", [&](const Tensor&) { ++later_calls; });
+  const Tensor x = Tensor::from_vector({1, 2, 3, 4}, {2, 2});
+  const auto responses = collect_responses(*model, {"1", "0"}, {x, x}, Pooling::mean);
+  CHECK(later_calls == 0);  // module "2" never ran
+  CHECK(responses.at("0").to_vector() == std::vector<double>{1, 2, 3, 4, 1, 2, 3, 4});
+  CHECK(responses.at("1").shape() == Shape{4, 2});
+  CHECK(model->num_hooks() == 1);  // only the counter is left
+  NoGrad no_grad;
+  CHECK((*model)(x).to_vector() == x.to_vector());  // the model runs whole again
+  CHECK(later_calls == 1);
+  counter.remove();
+}
+
 namespace {
 
 // Registers "late" before "early" but calls "early" first: model order is not registration order.

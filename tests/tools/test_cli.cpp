@@ -1,7 +1,7 @@
 // The `vireo` program itself (bin/vireo, beside this test): help on every subcommand, info, a run trained
 // and evaluated, a run killed with SIGKILL mid-epoch and resumed to the exact metrics of an uninterrupted
 // one, and bad inputs each answered by one error line naming the input, a non-zero exit code and no
-// checkpoint left behind; vireo steer fitting AurA and LinEAS on a trained ViT and applying them.
+// checkpoint left behind; vireo steer fitting AurA and LinEAS on a trained ViT, applying and sweeping them.
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -98,7 +98,7 @@ TEST_CASE("cli: --help on every subcommand") {
   TempFolder folder("cli_help");
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
            {"--help"}, {"train", "--help"}, {"eval", "--help"}, {"info", "--help"}, {"bench", "--help"},
-           {"steer", "fit", "--help"}, {"steer", "apply", "--help"}}) {
+           {"steer", "fit", "--help"}, {"steer", "apply", "--help"}, {"steer", "sweep", "--help"}}) {
     const Outcome outcome = run_vireo(args, folder);
     INFO(args.front());
     CHECK(outcome.exit_code == 0);
@@ -348,7 +348,7 @@ TEST_CASE("cli refuses: bench without a workload and with an unknown one") {
 
 // ---- vireo steer ----
 
-TEST_CASE("cli: steer fits AurA and LinEAS on a trained ViT and applies them in order") {
+TEST_CASE("cli: steer fits AurA and LinEAS on a trained ViT then applies and sweeps them") {
   TempFolder folder("cli_steer");
   const std::string run_dir = folder / "run", recipe = folder / "vit.yaml";
   write_text(recipe, vireo::testing::tiny_vit_recipe(run_dir, 1));
@@ -377,6 +377,24 @@ TEST_CASE("cli: steer fits AurA and LinEAS on a trained ViT and applies them in 
   REQUIRE(applied.exit_code == 0);
   CHECK(applied.out.find("attached " + aura + " (aura) at strength 1") < applied.out.find("attached " + lineas));
   CHECK(applied.out.find("class  clean top1  steered top1") != std::string::npos);
+
+  // The sweep's strength-0 row is the unsteered model: its overall accuracy is vireo eval's.
+  const std::string figure = folder / "sweep.svg";
+  const Outcome swept = run_vireo(
+      {"steer", "sweep", checkpoint, "--intervention", aura, "--strengths", "0", "1", "--figure", figure}, folder);
+  INFO(swept.err);
+  REQUIRE(swept.exit_code == 0);
+  const Outcome evaluated = run_vireo({"eval", checkpoint}, folder);
+  const size_t at = evaluated.out.find("test top1: ") + 11;
+  const std::string clean_top1 = evaluated.out.substr(at, evaluated.out.find('%', at) - at + 1);  // "36.67%"
+  std::istringstream rows(swept.out);
+  std::string header, unsteered;
+  std::getline(rows, header);
+  std::getline(rows, unsteered);
+  CHECK(header == "strength  class 0  class 1  class 2  all");
+  CHECK(unsteered.rfind("       0", 0) == 0);
+  CHECK(unsteered.substr(unsteered.size() - clean_top1.size()) == clean_top1);
+  CHECK(read_text(figure).rfind("<svg", 0) == 0);
 }
 
 TEST_CASE("cli refuses: steer with a bad sample spec or points that match nothing") {

@@ -3,12 +3,15 @@
 //   vireo steer fit CHECKPOINT --method aura|det0|damp|act|act-mean|act-gaussian|lineas --points REGEX…
 //                   --source SPEC --target SPEC -o out.safetensors
 //   vireo steer apply CHECKPOINT --intervention FILE… [--strength λ…]
+//   vireo steer sweep CHECKPOINT --intervention FILE… [--strengths λ…] [--figure sweep.svg]
 //
 // The model and its data come from the recipe stored in the checkpoint (as vireo eval). SPEC selects
 // samples of the checkpoint's dataset by label: "class=7", "class!=7" (every other class) or "all", each
 // optionally with ",count=N" (the first N that match). Images go through the recipe's test pipeline, so a
 // fit is deterministic. apply prints the test accuracy per class without and with the interventions, which
-// are attached in the order given, each at its strength (default 1).
+// are attached in the order given, each at its strength (default 1). sweep attaches them all at each
+// strength in turn (default 0, 0.25, …, 1) and prints the test accuracy per class at each, as a table and
+// optionally as a line chart (one line per class).
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -17,6 +20,7 @@
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "steering/steering.h"
+#include "tools/experiments/svg_chart.h"
 #include "tools/vireo/commands.h"
 #include "training/checkpoint.h"
 #include "training/classification.h"
@@ -213,6 +217,49 @@ int run_apply(const ApplyArguments& arguments) {
   return 0;
 }
 
+struct SweepArguments {
+  std::string checkpoint, figure;
+  std::vector<std::string> interventions;
+  std::vector<double> strengths = {0.0, 0.25, 0.5, 0.75, 1.0};
+};
+
+int run_sweep(const SweepArguments& arguments) {
+  LoadedClassifier loaded = load_classifier(arguments.checkpoint, data::Split::test);
+  const Samples test = select_samples(loaded, SampleSpec{}, "all");
+  const int64_t classes = loaded.dataset->num_classes();
+  std::vector<steering::Intervention> interventions;
+  for (const std::string& path : arguments.interventions) interventions.push_back(steering::Intervention::load(path));
+  std::printf("strength");
+  for (int64_t label = 0; label < classes; ++label) std::printf("  class %lld", static_cast<long long>(label));
+  std::printf("  all\n");
+  experiments::SvgChart chart{.title = "test top-1 per class against strength", .x_label = "strength λ",
+                              .y_label = "top-1 (%)"};
+  std::vector<std::vector<double>> accuracy(classes);
+  for (double strength : arguments.strengths) {
+    std::vector<steering::AttachedIntervention> attached;
+    for (const steering::Intervention& intervention : interventions)
+      attached.push_back(steering::attach(*loaded.model, intervention, strength));
+    const auto counts = accuracy_per_class(*loaded.model, test, classes);
+    for (steering::AttachedIntervention& one : attached) one.detach();
+    training::AccuracyCount total;
+    std::printf("%8g", strength);
+    for (int64_t label = 0; label < classes; ++label) {
+      accuracy[label].push_back(100.0 * counts[label].fraction());
+      total.correct += counts[label].correct;
+      total.total += counts[label].total;
+      std::printf("  %6.2f%%", accuracy[label].back());
+    }
+    std::printf("  %6.2f%%\n", 100.0 * total.fraction());
+  }
+  if (!arguments.figure.empty()) {
+    for (int64_t label = 0; label < classes; ++label)
+      chart.add({.name = "class " + std::to_string(label), .x = arguments.strengths, .y = accuracy[label]});
+    chart.write(arguments.figure);
+    std::printf("figure: %s\n", arguments.figure.c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 Subcommand add_steer_command(CLI::App& vireo) {
@@ -244,7 +291,17 @@ Subcommand add_steer_command(CLI::App& vireo) {
       ->required();
   apply_app->add_option("--strength", apply->strengths, "One strength per intervention (default 1)");
 
-  return {app, [fit, apply, fit_app] { return fit_app->parsed() ? run_fit(*fit) : run_apply(*apply); }};
+  auto sweep = std::make_shared<SweepArguments>();
+  CLI::App* sweep_app = app->add_subcommand("sweep", "Per-class test accuracy at each of several strengths");
+  sweep_app->add_option("checkpoint", sweep->checkpoint, "A checkpoint.safetensors written by vireo train")->required();
+  sweep_app->add_option("--intervention", sweep->interventions, "Intervention files, attached in this order")
+      ->required();
+  sweep_app->add_option("--strengths", sweep->strengths, "The strengths, applied to every intervention (0 0.25 … 1)");
+  sweep_app->add_option("--figure", sweep->figure, "Also write the accuracies as an SVG line chart");
+
+  return {app, [fit, apply, sweep, fit_app, apply_app] {
+            return fit_app->parsed() ? run_fit(*fit) : apply_app->parsed() ? run_apply(*apply) : run_sweep(*sweep);
+          }};
 }
 
 }  // namespace vireo::cli

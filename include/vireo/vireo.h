@@ -11,6 +11,7 @@
 //   kNN, linear probe, accuracy        training/eval.h (namespace vireo::eval)
 //   DDPM/DDIM training and sampling    training/diffusion.h (namespace vireo::diffusion)
 //   BYOL, SimCLR, DINO, ER, EMA rule   ssl/ssl.h (namespace vireo::ssl)
+//   AurA, Linear-AcT, interventions    steering/steering.h (namespace vireo::steering)
 #pragma once
 
 #include "engine/autograd.h"
@@ -26,3 +27,4 @@
 #include "training/diffusion.h"
 #include "training/eval.h"
 #include "ssl/ssl.h"
+#include "steering/steering.h"

@@ -1,7 +1,7 @@
 // The `vireo` program itself (bin/vireo, beside this test): help on every subcommand, info, a run trained
 // and evaluated, a run killed with SIGKILL mid-epoch and resumed to the exact metrics of an uninterrupted
 // one, and bad inputs each answered by one error line naming the input, a non-zero exit code and no
-// checkpoint left behind.
+// checkpoint left behind; vireo steer fitting AurA and LinEAS on a trained ViT, applying and sweeping them.
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "steering/intervention.h"
 #include "training/checkpoint.h"
 #include "training/data_helpers.h"
 #include "training/metrics_log.h"
@@ -122,7 +123,8 @@ struct RecipeFolder : TempFolder {
 TEST_CASE("cli: --help on every subcommand") {
   TempFolder folder("cli_help");
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-           {"--help"}, {"train", "--help"}, {"eval", "--help"}, {"sample", "--help"}, {"info", "--help"}, {"bench", "--help"}}) {
+           {"--help"}, {"train", "--help"}, {"eval", "--help"}, {"sample", "--help"}, {"info", "--help"}, {"bench", "--help"},
+           {"steer", "fit", "--help"}, {"steer", "apply", "--help"}, {"steer", "sweep", "--help"}}) {
     const Outcome outcome = run_vireo(args, folder);
     INFO(args.front());
     CHECK(outcome.exit_code == 0);
@@ -472,4 +474,75 @@ TEST_CASE("cli refuses: sample to an unwritable output") {
   check_refused({"sample", folder.checkpoint, "--out", folder.path.string()}, folder, {"--out", "is a folder"});
   CHECK_FALSE(std::filesystem::exists(folder / "missing"));
   CHECK_FALSE(std::filesystem::exists(folder.path.string() + ".tmp"));
+}
+
+// ---- vireo steer ----
+
+TEST_CASE("cli: steer fits AurA and LinEAS on a trained ViT then applies and sweeps them") {
+  TempFolder folder("cli_steer");
+  const std::string run_dir = folder / "run", recipe = folder / "vit.yaml";
+  write_text(recipe, vireo::testing::tiny_vit_recipe(run_dir, 1));
+  REQUIRE(run_vireo({"train", recipe, "--progress", "lines"}, folder).exit_code == 0);
+  const std::string checkpoint = run_dir + "/checkpoint.safetensors";
+  const std::string aura = folder / "aura.safetensors", lineas = folder / "lineas.safetensors";
+
+  const Outcome fitted = run_vireo({"steer", "fit", checkpoint, "--method", "aura", "--points", R"(blocks\.\d+\.mlp\.fc1)",
+                                    "--source", "class=0", "--target", "class!=0", "-o", aura},
+                                   folder);
+  INFO(fitted.err);
+  REQUIRE(fitted.exit_code == 0);
+  CHECK(fitted.out.find("aura at 2 points") != std::string::npos);
+  const vireo::steering::Intervention loaded = vireo::steering::Intervention::load(aura);
+  CHECK(loaded.method == "aura");
+  CHECK(loaded.points.front().first == "blocks.0.mlp.fc1");
+  CHECK(loaded.settings.at("source") == "class=0");
+
+  REQUIRE(run_vireo({"steer", "fit", checkpoint, "--method", "lineas", "--steps", "10", "--batch-size", "8", "--points",
+                     "blocks.1.mlp.fc2", "--source", "class=1", "--target", "class=2", "-o", lineas},
+                    folder)
+              .exit_code == 0);
+  const Outcome applied =
+      run_vireo({"steer", "apply", checkpoint, "--intervention", aura, lineas, "--strength", "1", "0.5"}, folder);
+  INFO(applied.err);
+  REQUIRE(applied.exit_code == 0);
+  CHECK(applied.out.find("attached " + aura + " (aura) at strength 1") < applied.out.find("attached " + lineas));
+  CHECK(applied.out.find("class  clean top1  steered top1") != std::string::npos);
+
+  // The sweep's strength-0 row is the unsteered model: its overall accuracy is vireo eval's.
+  const std::string figure = folder / "sweep.svg";
+  const Outcome swept = run_vireo(
+      {"steer", "sweep", checkpoint, "--intervention", aura, "--strengths", "0", "1", "--figure", figure}, folder);
+  INFO(swept.err);
+  REQUIRE(swept.exit_code == 0);
+  const Outcome evaluated = run_vireo({"eval", checkpoint}, folder);
+  const size_t at = evaluated.out.find("test top1: ") + 11;
+  const std::string clean_top1 = evaluated.out.substr(at, evaluated.out.find('%', at) - at + 1);  // "36.67%"
+  std::istringstream rows(swept.out);
+  std::string header, unsteered;
+  std::getline(rows, header);
+  std::getline(rows, unsteered);
+  CHECK(header == "strength  class 0  class 1  class 2  all");
+  CHECK(unsteered.rfind("       0", 0) == 0);
+  CHECK(unsteered.substr(unsteered.size() - clean_top1.size()) == clean_top1);
+  CHECK(read_text(figure).rfind("<svg", 0) == 0);
+}
+
+TEST_CASE("cli refuses: steer with a bad sample spec or points that match nothing") {
+  TempFolder folder("cli_steer_refused");
+  const std::string run_dir = folder / "run", recipe = folder / "vit.yaml";
+  write_text(recipe, vireo::testing::tiny_vit_recipe(run_dir, 1));
+  REQUIRE(run_vireo({"train", recipe, "--progress", "lines"}, folder).exit_code == 0);
+  const std::string checkpoint = run_dir + "/checkpoint.safetensors";
+  const std::string output = folder / "out.safetensors";
+  check_refused({"steer", "fit", checkpoint, "--points", "blocks.0.mlp.fc1", "--source", "klass=0", "--target",
+                 "class=1", "-o", output},
+                folder, {"--source", "klass=0"});
+  check_refused({"steer", "fit", checkpoint, "--points", R"(blocks\.\d+\.mlp\.fc9)", "--source", "class=0",
+                 "--target", "class=1", "-o", output},
+                folder, {"fc9", "nearby paths"});
+  check_refused({"steer", "fit", checkpoint, "--points", "blocks.0.mlp.fc1", "--source", "class=0", "--target",
+                 "class=9", "-o", output},
+                folder, {"class=9", "selects no samples"});
+  check_refused({"steer", "apply", checkpoint, "--intervention", recipe}, folder, {"vit.yaml"});
+  CHECK_FALSE(std::filesystem::exists(output));
 }

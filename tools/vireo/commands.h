@@ -17,5 +17,6 @@ Subcommand add_eval_command(CLI::App& vireo);   // eval.cpp
 Subcommand add_info_command(CLI::App& vireo);   // info.cpp
 Subcommand add_sample_command(CLI::App& vireo); // sample.cpp
 Subcommand add_bench_command(CLI::App& vireo);  // bench.cpp
+Subcommand add_steer_command(CLI::App& vireo);  // steer.cpp
 
 }  // namespace vireo::cli

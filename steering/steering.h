@@ -1,0 +1,10 @@
+// Activation steering in one include: steering points and response collection, interventions (fit, save,
+// attach at a strength, compose, detach), AurA with its Det0/Damp baselines, Linear-AcT with its
+// mean-only and Gaussian variants, and LinEAS.
+#pragma once
+
+#include "steering/act.h"
+#include "steering/aura.h"
+#include "steering/intervention.h"
+#include "steering/lineas.h"
+#include "steering/points.h"

@@ -1,0 +1,307 @@
+// vireo steer fit|apply: activation steering of a trained classifier from the command line.
+//
+//   vireo steer fit CHECKPOINT --method aura|det0|damp|act|act-mean|act-gaussian|lineas --points REGEX…
+//                   --source SPEC --target SPEC -o out.safetensors
+//   vireo steer apply CHECKPOINT --intervention FILE… [--strength λ…]
+//   vireo steer sweep CHECKPOINT --intervention FILE… [--strengths λ…] [--figure sweep.svg]
+//
+// The model and its data come from the recipe stored in the checkpoint (as vireo eval). SPEC selects
+// samples of the checkpoint's dataset by label: "class=7", "class!=7" (every other class) or "all", each
+// optionally with ",count=N" (the first N that match). Images go through the recipe's test pipeline, so a
+// fit is deterministic. apply prints the test accuracy per class without and with the interventions, which
+// are attached in the order given, each at its strength (default 1). sweep attaches them all at each
+// strength in turn (default 0, 0.25, …, 1) and prints the test accuracy per class at each, as a table and
+// optionally as a line chart (one line per class).
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "steering/steering.h"
+#include "tools/experiments/svg_chart.h"
+#include "tools/vireo/commands.h"
+#include "training/checkpoint.h"
+#include "training/classification.h"
+#include "training/recipe_builders.h"
+
+namespace vireo::cli {
+namespace {
+
+// Which samples of a dataset a SPEC selects.
+struct SampleSpec {
+  enum class Kind { all, label_is, label_is_not } kind = Kind::all;
+  int64_t label = 0;
+  int64_t count = 0;  // 0: every match
+  bool matches(int64_t sample_label) const {
+    return kind == Kind::all || (kind == Kind::label_is) == (sample_label == label);
+  }
+};
+
+int64_t parse_count(const std::string& text, const std::string& option, const std::string& spec) {
+  try {
+    size_t used = 0;
+    const long long value = std::stoll(text, &used);
+    if (used == text.size() && value >= 0) return value;
+  } catch (const std::exception&) {
+  }
+  fail(option, " '", spec, "': '", text, "' is not a non-negative integer");
+}
+
+SampleSpec parse_spec(const std::string& text, const std::string& option) {
+  SampleSpec spec;
+  std::string selector = text;
+  const size_t comma = text.find(',');
+  if (comma != std::string::npos) {
+    selector = text.substr(0, comma);
+    const std::string rest = text.substr(comma + 1);
+    VIREO_CHECK(rest.rfind("count=", 0) == 0, option, " '", text, "': expected ',count=N' after the selector");
+    spec.count = parse_count(rest.substr(6), option, text);
+  }
+  if (selector == "all") return spec;
+  if (selector.rfind("class!=", 0) == 0) {
+    spec.kind = SampleSpec::Kind::label_is_not;
+    spec.label = parse_count(selector.substr(7), option, text);
+  } else if (selector.rfind("class=", 0) == 0) {
+    spec.kind = SampleSpec::Kind::label_is;
+    spec.label = parse_count(selector.substr(6), option, text);
+  } else {
+    fail(option, " '", text, "': expected class=K, class!=K or all (optionally ,count=N)");
+  }
+  return spec;
+}
+
+// A checkpoint's model (eval mode) with its dataset split and test pipeline, rebuilt from the stored recipe.
+struct LoadedClassifier {
+  training::Recipe recipe;
+  std::shared_ptr<nn::Module> model;
+  std::shared_ptr<const data::Dataset> dataset;
+  data::Pipeline pipeline;
+};
+
+LoadedClassifier load_classifier(const std::string& path, data::Split split) {
+  const training::Checkpoint checkpoint = training::load_checkpoint(path);
+  LoadedClassifier loaded;
+  loaded.recipe = training::parse_recipe(checkpoint.recipe_yaml, path + " (stored recipe)");
+  VIREO_CHECK(loaded.recipe.task == "classification", path, ": vireo steer needs a classifier, this is a '",
+              loaded.recipe.task, "' checkpoint");
+  training::set_math_threads(loaded.recipe.run);
+  loaded.dataset = training::make_dataset(loaded.recipe.data, split);
+  loaded.pipeline = training::make_pipeline(loaded.recipe.data, data::Split::test);
+  loaded.model = training::make_model(loaded.recipe.model);
+  training::load_module_state(*loaded.model, checkpoint.model, "model", path, loaded.recipe.model.name);
+  loaded.model->eval();
+  return loaded;
+}
+
+// The selected samples as batches of images [B, C, H, W] with their labels.
+struct Samples {
+  std::vector<Tensor> batches;
+  std::vector<int64_t> labels;
+};
+
+Samples select_samples(const LoadedClassifier& loaded, const SampleSpec& spec, const std::string& text,
+                       int64_t batch_size = 64) {
+  Samples samples;
+  std::vector<Tensor> images;
+  for (int64_t index = 0; index < loaded.dataset->size(); ++index) {
+    if (spec.count > 0 && static_cast<int64_t>(samples.labels.size()) == spec.count) break;
+    data::Example example = loaded.dataset->get(index);
+    if (!spec.matches(example.label)) continue;
+    data::RandomStream random(0, 0, static_cast<uint64_t>(index), 0);
+    images.push_back(to_tensor(loaded.pipeline(std::move(example.image), random)));
+    samples.labels.push_back(example.label);
+    if (static_cast<int64_t>(images.size()) == batch_size) {
+      samples.batches.push_back(stack(images));
+      images.clear();
+    }
+  }
+  if (!images.empty()) samples.batches.push_back(stack(images));
+  VIREO_CHECK(!samples.labels.empty(), "'", text, "' selects no samples of ", loaded.recipe.data.dataset, " (",
+              loaded.dataset->size(), " examples, ", loaded.dataset->num_classes(), " classes)");
+  return samples;
+}
+
+struct FitArguments {
+  std::string checkpoint, method = "aura", source, target, output, split = "train";
+  std::vector<std::string> points;
+  int64_t top_k = 0, steps = 1000, batch_size = 32;
+  bool all_at_once = false;
+};
+
+int run_fit(const FitArguments& arguments) {
+  LoadedClassifier loaded =
+      load_classifier(arguments.checkpoint, arguments.split == "test" ? data::Split::test : data::Split::train);
+  nn::Module& model = *loaded.model;
+  const std::vector<std::string> points = steering::select_points(model, arguments.points);
+  const Samples source = select_samples(loaded, parse_spec(arguments.source, "--source"), arguments.source);
+  const Samples target = select_samples(loaded, parse_spec(arguments.target, "--target"), arguments.target);
+  steering::Intervention intervention;
+  const std::string& method = arguments.method;
+  if (method == "aura" || method == "det0" || method == "damp") {
+    const steering::AuraVariant variant = method == "aura"   ? steering::AuraVariant::aura
+                                          : method == "det0" ? steering::AuraVariant::det0
+                                                             : steering::AuraVariant::damp;
+    intervention = steering::fit_aura(model, points, source.batches, target.batches,
+                                      {.variant = variant, .top_k = arguments.top_k});
+  } else if (method == "lineas") {
+    intervention = steering::fit_lineas(model, points, cat(source.batches, 0), cat(target.batches, 0),
+                                        {.steps = arguments.steps, .batch_size = arguments.batch_size})
+                       .intervention;
+  } else {
+    const steering::ActVariant variant = method == "act"        ? steering::ActVariant::linear
+                                         : method == "act-mean" ? steering::ActVariant::mean_only
+                                                                : steering::ActVariant::gaussian;
+    // Linear-AcT pairs quantiles of equal-size sets: the larger set is cut to the smaller one's size.
+    Tensor source_images = cat(source.batches, 0), target_images = cat(target.batches, 0);
+    const int64_t count = std::min(source_images.size(0), target_images.size(0));
+    intervention = steering::fit_act(
+        model, points, {source_images.narrow(0, 0, count)}, {target_images.narrow(0, 0, count)},
+        {.variant = variant,
+         .estimation = arguments.all_at_once ? steering::ActEstimation::all_at_once : steering::ActEstimation::incremental});
+  }
+  intervention.settings["checkpoint"] = arguments.checkpoint;
+  intervention.settings["source"] = arguments.source;
+  intervention.settings["target"] = arguments.target;
+  intervention.save(arguments.output);
+  std::printf("%s: %s at %zu points from %zu source and %zu target samples -> %s\n", arguments.checkpoint.c_str(),
+              intervention.method.c_str(), intervention.points.size(), source.labels.size(), target.labels.size(),
+              arguments.output.c_str());
+  return 0;
+}
+
+struct ApplyArguments {
+  std::string checkpoint;
+  std::vector<std::string> interventions;
+  std::vector<double> strengths;
+};
+
+// Correct and total predictions per class over the whole test split.
+std::vector<training::AccuracyCount> accuracy_per_class(nn::Module& model, const Samples& samples, int64_t classes) {
+  std::vector<training::AccuracyCount> counts(classes);
+  NoGrad no_grad;
+  size_t next = 0;
+  for (const Tensor& batch : samples.batches) {
+    const std::vector<double> predicted = argmax(model(batch), 1).to_vector();
+    for (double prediction : predicted) {
+      const int64_t label = samples.labels[next++];
+      counts[label].total += 1;
+      counts[label].correct += static_cast<int64_t>(prediction) == label ? 1 : 0;
+    }
+  }
+  return counts;
+}
+
+int run_apply(const ApplyArguments& arguments) {
+  VIREO_CHECK(arguments.strengths.empty() || arguments.strengths.size() == arguments.interventions.size(),
+              "--strength: give one per --intervention (", arguments.interventions.size(), "), got ",
+              arguments.strengths.size());
+  LoadedClassifier loaded = load_classifier(arguments.checkpoint, data::Split::test);
+  const Samples test = select_samples(loaded, SampleSpec{}, "all");
+  const int64_t classes = loaded.dataset->num_classes();
+  const auto clean = accuracy_per_class(*loaded.model, test, classes);
+  std::vector<steering::AttachedIntervention> attached;
+  for (size_t i = 0; i < arguments.interventions.size(); ++i) {
+    const double strength = arguments.strengths.empty() ? 1.0 : arguments.strengths[i];
+    const steering::Intervention intervention = steering::Intervention::load(arguments.interventions[i]);
+    attached.push_back(steering::attach(*loaded.model, intervention, strength));
+    std::printf("attached %s (%s) at strength %g\n", arguments.interventions[i].c_str(), intervention.method.c_str(),
+                strength);
+  }
+  const auto steered = accuracy_per_class(*loaded.model, test, classes);
+  std::printf("class  clean top1  steered top1  samples\n");
+  for (int64_t label = 0; label < classes; ++label)
+    std::printf("%5lld  %9.2f%%  %11.2f%%  %7lld\n", static_cast<long long>(label), 100.0 * clean[label].fraction(),
+                100.0 * steered[label].fraction(), static_cast<long long>(clean[label].total));
+  return 0;
+}
+
+struct SweepArguments {
+  std::string checkpoint, figure;
+  std::vector<std::string> interventions;
+  std::vector<double> strengths = {0.0, 0.25, 0.5, 0.75, 1.0};
+};
+
+int run_sweep(const SweepArguments& arguments) {
+  LoadedClassifier loaded = load_classifier(arguments.checkpoint, data::Split::test);
+  const Samples test = select_samples(loaded, SampleSpec{}, "all");
+  const int64_t classes = loaded.dataset->num_classes();
+  std::vector<steering::Intervention> interventions;
+  for (const std::string& path : arguments.interventions) interventions.push_back(steering::Intervention::load(path));
+  std::printf("strength");
+  for (int64_t label = 0; label < classes; ++label) std::printf("  class %lld", static_cast<long long>(label));
+  std::printf("  all\n");
+  experiments::SvgChart chart{.title = "test top-1 per class against strength", .x_label = "strength λ",
+                              .y_label = "top-1 (%)"};
+  std::vector<std::vector<double>> accuracy(classes);
+  for (double strength : arguments.strengths) {
+    std::vector<steering::AttachedIntervention> attached;
+    for (const steering::Intervention& intervention : interventions)
+      attached.push_back(steering::attach(*loaded.model, intervention, strength));
+    const auto counts = accuracy_per_class(*loaded.model, test, classes);
+    for (steering::AttachedIntervention& one : attached) one.detach();
+    training::AccuracyCount total;
+    std::printf("%8g", strength);
+    for (int64_t label = 0; label < classes; ++label) {
+      accuracy[label].push_back(100.0 * counts[label].fraction());
+      total.correct += counts[label].correct;
+      total.total += counts[label].total;
+      std::printf("  %6.2f%%", accuracy[label].back());
+    }
+    std::printf("  %6.2f%%\n", 100.0 * total.fraction());
+  }
+  if (!arguments.figure.empty()) {
+    for (int64_t label = 0; label < classes; ++label)
+      chart.add({.name = "class " + std::to_string(label), .x = arguments.strengths, .y = accuracy[label]});
+    chart.write(arguments.figure);
+    std::printf("figure: %s\n", arguments.figure.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+Subcommand add_steer_command(CLI::App& vireo) {
+  CLI::App* app = vireo.add_subcommand("steer", "Fit and apply activation-steering interventions");
+  app->require_subcommand(1);
+
+  auto fit = std::make_shared<FitArguments>();
+  CLI::App* fit_app = app->add_subcommand("fit", "Fit an intervention on a checkpoint's model and save it");
+  fit_app->add_option("checkpoint", fit->checkpoint, "A checkpoint.safetensors written by vireo train")->required();
+  fit_app->add_option("--method", fit->method, "aura, det0, damp, act, act-mean, act-gaussian or lineas")
+      ->check(CLI::IsMember({"aura", "det0", "damp", "act", "act-mean", "act-gaussian", "lineas"}));
+  fit_app->add_option("--points", fit->points, "Module paths or regular expressions (blocks\\.\\d+\\.mlp\\.fc1)")
+      ->required();
+  fit_app->add_option("--source", fit->source, "class=K, class!=K or all, optionally ,count=N (AurA: the concept)")
+      ->required();
+  fit_app->add_option("--target", fit->target, "The same forms (AurA: the non-concept samples)")->required();
+  fit_app->add_option("-o,--output", fit->output, "The intervention file to write (.safetensors)")->required();
+  fit_app->add_option("--split", fit->split, "The dataset split the samples come from")
+      ->check(CLI::IsMember({"train", "test"}));
+  fit_app->add_option("--top-k", fit->top_k, "det0 and damp: units per point");
+  fit_app->add_option("--steps", fit->steps, "lineas: optimizer steps");
+  fit_app->add_option("--batch-size", fit->batch_size, "lineas: source samples per step");
+  fit_app->add_flag("--all-at-once", fit->all_at_once, "act: fit every point on clean responses");
+
+  auto apply = std::make_shared<ApplyArguments>();
+  CLI::App* apply_app = app->add_subcommand("apply", "Per-class test accuracy with interventions attached");
+  apply_app->add_option("checkpoint", apply->checkpoint, "A checkpoint.safetensors written by vireo train")->required();
+  apply_app->add_option("--intervention", apply->interventions, "Intervention files, attached in this order")
+      ->required();
+  apply_app->add_option("--strength", apply->strengths, "One strength per intervention (default 1)");
+
+  auto sweep = std::make_shared<SweepArguments>();
+  CLI::App* sweep_app = app->add_subcommand("sweep", "Per-class test accuracy at each of several strengths");
+  sweep_app->add_option("checkpoint", sweep->checkpoint, "A checkpoint.safetensors written by vireo train")->required();
+  sweep_app->add_option("--intervention", sweep->interventions, "Intervention files, attached in this order")
+      ->required();
+  sweep_app->add_option("--strengths", sweep->strengths, "The strengths, applied to every intervention (0 0.25 … 1)");
+  sweep_app->add_option("--figure", sweep->figure, "Also write the accuracies as an SVG line chart");
+
+  return {app, [fit, apply, sweep, fit_app, apply_app] {
+            return fit_app->parsed() ? run_fit(*fit) : apply_app->parsed() ? run_apply(*apply) : run_sweep(*sweep);
+          }};
+}
+
+}  // namespace vireo::cli

@@ -23,6 +23,7 @@ using namespace vireo;
 using namespace vireo::training;
 using vireo::testing::check_error;
 using vireo::testing::deterministic_metric_lines;
+using vireo::testing::metric_column;
 using vireo::testing::TempFolder;
 
 namespace {
@@ -89,14 +90,6 @@ TrainingSummary train_text(const std::string& text, const std::vector<std::strin
   return train(parse(text, overrides), {.progress = ProgressStyle::silent});
 }
 
-std::vector<double> column(const std::string& path, const std::string& key) {
-  std::vector<double> values;
-  for (const Metrics& line : read_metrics(path))
-    for (const auto& [name, value] : line)
-      if (name == key) values.push_back(value);
-  return values;
-}
-
 // The method's own metrics, logged with every loss line.
 std::vector<std::string> method_metrics(const std::string& method) {
   std::vector<std::string> names;
@@ -122,18 +115,18 @@ TEST_CASE("ssl task: every method trains through the trainer with a finite loss 
     CHECK(summary.finished);
     CHECK(summary.steps == 8);
     const std::string metrics = dir + "/metrics.jsonl";
-    const std::vector<double> losses = column(metrics, "loss");
+    const std::vector<double> losses = metric_column(metrics, "loss");
     REQUIRE(losses.size() == 8);
     for (double loss : losses) CHECK(std::isfinite(loss));
     for (const std::string& name : method_metrics(method)) {
       INFO("metric: ", name);
-      const std::vector<double> values = column(metrics, name);
+      const std::vector<double> values = metric_column(metrics, name);
       REQUIRE(values.size() == 8);
       for (double value : values) CHECK(std::isfinite(value));
     }
     // The feature evaluations: the floor once, kNN every epoch, the linear probe at the end — accuracies.
-    const std::vector<double> floor = column(metrics, "floor_linear_top1"), knn = column(metrics, "knn_top1"),
-                              linear = column(metrics, "linear_top1");
+    const std::vector<double> floor = metric_column(metrics, "floor_linear_top1"), knn = metric_column(metrics, "knn_top1"),
+                              linear = metric_column(metrics, "linear_top1");
     REQUIRE(floor.size() == 1);
     REQUIRE(knn.size() == 2);
     REQUIRE(linear.size() == 1);
@@ -152,13 +145,13 @@ TEST_CASE("ssl task: the BYOL teacher follows its cosine momentum and the loss f
   train_text(tiny_ssl_recipe(folder / "run", "byol"), {"train.epochs=4"});
   const std::string metrics = folder / "run/metrics.jsonl";
   // τ(s) = 1 − (1 − 0.9)·(cos(π·s/S) + 1)/2 at the samples seen before each step (S = 4 epochs of 64).
-  const std::vector<double> momenta = column(metrics, "momentum");
+  const std::vector<double> momenta = metric_column(metrics, "momentum");
   REQUIRE(momenta.size() == 16);
   for (size_t step = 0; step < momenta.size(); ++step) {
     const double samples = 16.0 * static_cast<double>(step);
     CHECK(momenta[step] == doctest::Approx(1.0 - 0.1 * (std::cos(M_PI * samples / 256.0) + 1.0) / 2.0));
   }
-  const std::vector<double> losses = column(metrics, "loss");
+  const std::vector<double> losses = metric_column(metrics, "loss");
   CHECK(losses.back() < losses.front());
 }
 
@@ -201,8 +194,8 @@ TEST_CASE("ssl task: the resolved recipe lists kappa and the scaled lr and momen
   CHECK(resolved.find(line) != std::string::npos);
   // What ran: the scaled lr (the warm-up's end, step 5) and the scaled teacher momentum at sample 0.
   const std::string metrics = folder / "run/metrics.jsonl";
-  CHECK(column(metrics, "momentum").front() == doctest::Approx(teacher));
-  CHECK(column(metrics, "lr")[4] == doctest::Approx(0.05));
+  CHECK(metric_column(metrics, "momentum").front() == doctest::Approx(teacher));
+  CHECK(metric_column(metrics, "lr")[4] == doctest::Approx(0.05));
   // The resolved recipe still reads as the recipe that ran.
   CHECK(parse(resolved).scaling.kappa == doctest::Approx(0.25));
 
@@ -211,7 +204,7 @@ TEST_CASE("ssl task: the resolved recipe lists kappa and the scaled lr and momen
   const std::string unscaled = vireo::testing::read_text(folder / "off/recipe.resolved.yaml");
   CHECK(unscaled.find("#   optimizer.lr: 0.2 -> 0.05\n") != std::string::npos);
   CHECK(unscaled.find("#   method.base_momentum: 0.9 -> 0.9  (scaling.ema_rule false: unscaled)\n") != std::string::npos);
-  CHECK(column(folder / "off/metrics.jsonl", "momentum").front() == doctest::Approx(0.9));
+  CHECK(metric_column(folder / "off/metrics.jsonl", "momentum").front() == doctest::Approx(0.9));
 }
 
 TEST_CASE("ssl task: bad method sections and views are refused naming the key and line") {
@@ -275,8 +268,8 @@ TEST_CASE("ssl task: DUET trains on each transformation's drawn parameter") {
     INFO("transformation: ", transformation);
     const std::string dir = folder / transformation;
     train_text(tiny_ssl_recipe(dir, "duet"), {"method.transformation=" + transformation, "train.epochs=1"});
-    const std::vector<double> group = column(dir + "/metrics.jsonl", "group_loss"),
-                              accuracy = column(dir + "/metrics.jsonl", "group_accuracy");
+    const std::vector<double> group = metric_column(dir + "/metrics.jsonl", "group_loss"),
+                              accuracy = metric_column(dir + "/metrics.jsonl", "group_accuracy");
     REQUIRE(group.size() == 4);
     REQUIRE(accuracy.size() == 4);
     for (size_t step = 0; step < group.size(); ++step) {
@@ -353,7 +346,7 @@ TEST_CASE("ssl task: DINO's teacher temperature warms up over the epochs the rec
   TempFolder folder("ssl_task_dino_warmup");
   // τ_t(s) = 0.02 + (0.04 − 0.02)·s/S over S = 1 epoch = 64 samples, then 0.04.
   train_text(tiny_ssl_recipe(folder / "run", "dino"), {"method.warmup_teacher_temperature=0.02"});
-  const std::vector<double> temperatures = column(folder / "run/metrics.jsonl", "teacher_temperature");
+  const std::vector<double> temperatures = metric_column(folder / "run/metrics.jsonl", "teacher_temperature");
   REQUIRE(temperatures.size() == 8);
   for (size_t step = 0; step < temperatures.size(); ++step) {
     const double samples = 16.0 * static_cast<double>(step);

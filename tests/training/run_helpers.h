@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "training/metrics_log.h"
+
 namespace vireo::testing {
 
 // The data section of the tiny recipes: 8×8 synthetic images of 4 classes, 96 for training.
@@ -84,6 +86,15 @@ inline std::vector<std::string> deterministic_metric_lines(const std::string& pa
     lines.push_back(line.dump());
   }
   return lines;
+}
+
+// The value of `key` in each line of a metrics.jsonl that has it, in order.
+inline std::vector<double> metric_column(const std::string& path, const std::string& key) {
+  std::vector<double> values;
+  for (const training::Metrics& line : training::read_metrics(path))
+    for (const auto& [name, value] : line)
+      if (name == key) values.push_back(value);
+  return values;
 }
 
 // Files a failed run must not leave: a checkpoint or a checkpoint's temporary.

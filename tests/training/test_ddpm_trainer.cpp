@@ -19,6 +19,7 @@ using namespace vireo;
 using namespace vireo::training;
 using vireo::testing::check_error;
 using vireo::testing::deterministic_metric_lines;
+using vireo::testing::metric_column;
 using vireo::testing::read_text;
 using vireo::testing::TempFolder;
 using vireo::testing::tiny_ddpm_recipe;
@@ -27,14 +28,6 @@ namespace {
 
 TrainingSummary train_text(const std::string& text, const std::vector<std::string>& overrides = {}) {
   return train(parse_recipe(text, "tiny_ddpm.yaml", overrides), {.progress = ProgressStyle::silent});
-}
-
-std::vector<double> column(const std::string& path, const std::string& key) {
-  std::vector<double> values;
-  for (const Metrics& line : read_metrics(path))
-    for (const auto& [name, value] : line)
-      if (name == key) values.push_back(value);
-  return values;
 }
 
 // A grid of n images of side s with the default padding of 2 (diffusion/image_grid.h).
@@ -48,13 +41,13 @@ TEST_CASE("ddpm trainer: a tiny UNet's test loss falls and the run folder holds 
   CHECK(summary.finished);
   CHECK(summary.steps == 18);
   const std::string metrics = folder / "run/metrics.jsonl";
-  const std::vector<double> test_loss = column(metrics, "test_loss"), ema_test_loss = column(metrics, "ema_test_loss");
+  const std::vector<double> test_loss = metric_column(metrics, "test_loss"), ema_test_loss = metric_column(metrics, "ema_test_loss");
   REQUIRE(test_loss.size() == 3);
   CHECK(ema_test_loss.size() == 3);
   CHECK(test_loss.back() < 0.8 * test_loss.front());
   CHECK(ema_test_loss.back() < ema_test_loss.front());
-  for (const char* key : {"loss", "lr", "img_per_s"}) CHECK(column(metrics, key).size() == 9);
-  CHECK(column(metrics, "test_top1").empty());
+  for (const char* key : {"loss", "lr", "img_per_s"}) CHECK(metric_column(metrics, key).size() == 9);
+  CHECK(metric_column(metrics, "test_top1").empty());
   // grid_samples 8 of 8×8: ⌈√8⌉ = 3 columns, 3 rows; one grid per evaluated epoch, drawn by the EMA model.
   for (int epoch = 1; epoch <= 3; ++epoch) {
     const data::Image grid = data::decode_image(folder / ("run/samples_epoch" + std::to_string(epoch) + ".png"));

@@ -19,21 +19,13 @@ using namespace vireo;
 using namespace vireo::training;
 using vireo::testing::check_error;
 using vireo::testing::deterministic_metric_lines;
+using vireo::testing::metric_column;
 using vireo::testing::TempFolder;
 
 namespace {
 
 TrainingSummary train_text(const std::string& text, const std::vector<std::string>& overrides = {}) {
   return train(parse_recipe(text, "tiny.yaml", overrides), {.progress = ProgressStyle::silent});
-}
-
-// The value of `key` in each metrics line that has it.
-std::vector<double> column(const std::string& path, const std::string& key) {
-  std::vector<double> values;
-  for (const Metrics& line : read_metrics(path))
-    for (const auto& [name, value] : line)
-      if (name == key) values.push_back(value);
-  return values;
 }
 
 StateDict final_model(const std::string& run_dir) { return load_checkpoint(run_dir + "/" + kCheckpointFile).model; }
@@ -60,13 +52,13 @@ TEST_CASE("trainer: a tiny ResNet learns the synthetic classes and writes its ru
   CHECK(summary.last_evaluation[1].first == "ema_test_top1");
   CHECK(summary.last_evaluation[0].second > 0.5);  // chance is 0.25
   CHECK(summary.last_evaluation[1].second > 0.5);
-  const std::vector<double> losses = column(dir + "/metrics.jsonl", "loss");
+  const std::vector<double> losses = metric_column(dir + "/metrics.jsonl", "loss");
   REQUIRE(losses.size() == 12);  // every 2 steps
   CHECK(losses.back() < 0.8 * losses.front());
-  CHECK(column(dir + "/metrics.jsonl", "test_top1").size() == 4);  // every epoch
-  CHECK(column(dir + "/metrics.jsonl", "img_per_s").size() == 12);
+  CHECK(metric_column(dir + "/metrics.jsonl", "test_top1").size() == 4);  // every epoch
+  CHECK(metric_column(dir + "/metrics.jsonl", "img_per_s").size() == 12);
   // The lr logged follows the warm-up: rising through epoch 1.
-  const std::vector<double> lrs = column(dir + "/metrics.jsonl", "lr");
+  const std::vector<double> lrs = metric_column(dir + "/metrics.jsonl", "lr");
   CHECK(lrs[0] < lrs[1]);
   CHECK(lrs[1] < lrs[2]);
   // The resolved recipe reads back as the recipe that ran.
@@ -93,7 +85,7 @@ TEST_CASE("trainer: the same recipe seed and threads give a bit-identical loss c
     check_same_weights(final_model(folder / "a"), final_model(folder / "b"));
     // Another seed is another run.
     train_text(recipe, {"run.dir=" + (folder / "c"), "run.seed=11"});
-    CHECK(column(folder / "a/metrics.jsonl", "loss") != column(folder / "c/metrics.jsonl", "loss"));
+    CHECK(metric_column(folder / "a/metrics.jsonl", "loss") != metric_column(folder / "c/metrics.jsonl", "loss"));
   }
 }
 
@@ -102,9 +94,9 @@ TEST_CASE("trainer: the EMA model does not change the training curve") {
   const std::string recipe = vireo::testing::tiny_resnet_recipe(folder / "with", 2);
   train_text(recipe);
   train_text(recipe, {"run.dir=" + (folder / "without"), "train.ema.enabled=false"});
-  CHECK(column(folder / "with/metrics.jsonl", "loss") == column(folder / "without/metrics.jsonl", "loss"));
-  CHECK(column(folder / "with/metrics.jsonl", "ema_test_top1").size() == 2);
-  CHECK(column(folder / "without/metrics.jsonl", "ema_test_top1").empty());
+  CHECK(metric_column(folder / "with/metrics.jsonl", "loss") == metric_column(folder / "without/metrics.jsonl", "loss"));
+  CHECK(metric_column(folder / "with/metrics.jsonl", "ema_test_top1").size() == 2);
+  CHECK(metric_column(folder / "without/metrics.jsonl", "ema_test_top1").empty());
 }
 
 TEST_CASE("trainer: a run stopped and resumed logs exactly the uninterrupted metrics") {

@@ -123,14 +123,16 @@ void print_table(const eval::RobustnessResult& result) {
   size_t name_width = 5;
   for (const eval::Group& group : result.groups) name_width = std::max(name_width, group.name.size());
   std::printf("%-*s %7s", static_cast<int>(name_width), "group", "clean");
+  std::vector<int> widths;
   for (const data::PerturbationSweep& sweep : result.sweeps) {
-    const std::string header = sweep.name.substr(0, 8) + "@" + format_strength(sweep.strengths.back());
-    std::printf(" %13s", header.c_str());
+    const std::string header = sweep.name + "@" + format_strength(sweep.strengths.back());
+    widths.push_back(std::max(7, static_cast<int>(header.size())));
+    std::printf(" %*s", widths.back(), header.c_str());
   }
   std::printf("\n");
   auto row = [&](const std::string& name, double clean, const std::vector<std::vector<double>>& cells) {
     std::printf("%-*s %7.4f", static_cast<int>(name_width), name.c_str(), clean);
-    for (const auto& cell : cells) std::printf(" %13.4f", cell.back());
+    for (size_t p = 0; p < cells.size(); ++p) std::printf(" %*.4f", widths[p], cells[p].back());
     std::printf("\n");
   };
   for (size_t g = 0; g < result.groups.size(); ++g) row(result.groups[g].name, result.clean_auc[g], result.auc[g]);

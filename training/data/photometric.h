@@ -1,8 +1,8 @@
 // Photometric image operations (torchvision.transforms.functional's, on Image): brightness, contrast,
 // saturation, hue, grayscale, solarize, gaussian blur, normalize — and the corruptions of robustness
 // evaluation (training/data/perturbations.h): motion blur, JPEG-like quantization, additive gaussian noise.
-// They change values, not positions, so they work in place. Colour adjustments expect values in [0, 1] and clamp their result to it, as
-// torchvision does for float images.
+// They change values, not positions, so they work in place. Colour adjustments expect values in [0, 1]
+// and clamp their result to it, as torchvision does for float images.
 #pragma once
 
 #include <vector>

@@ -606,13 +606,16 @@ TEST_CASE("cli: robustness writes the AUC matrices of each group and their gap")
   run_into(folder / "second");
   CHECK(nlohmann::json::parse(read_text(folder / "second/robustness.json"))["auc"] == json["auc"]);
 
-  // Every class its own group, into the default folder beside the checkpoint; and a partition from a file.
-  const Outcome by_class = run_vireo({"robustness", checkpoint, "--perturb", "rotation:30"}, folder);
+  // Every class its own group, of the EMA model, into the default folder beside the checkpoint; and a
+  // partition from a file.
+  const Outcome by_class = run_vireo({"robustness", checkpoint, "--perturb", "rotation:30", "--ema"}, folder);
   INFO(by_class.err);
   REQUIRE(by_class.exit_code == 0);
   const auto classes = nlohmann::json::parse(read_text(folder.run_dir + "/robustness/robustness.json"));
   CHECK(classes["groups"].size() == 4);
   CHECK(classes["auc"].contains("class_3"));
+  CHECK(classes["model"] == "ema");
+  CHECK(json["model"] == "model");
   std::string labels = "site\n";
   for (int n = 0; n < 48; ++n) labels += std::to_string(n % 2) + "\n";
   write_text(folder / "sites.csv", labels);

@@ -1,7 +1,8 @@
 // The `vireo` program itself (bin/vireo, beside this test): help on every subcommand, info, a run trained
 // and evaluated, a run killed with SIGKILL mid-epoch and resumed to the exact metrics of an uninterrupted
 // one, and bad inputs each answered by one error line naming the input, a non-zero exit code and no
-// checkpoint left behind; vireo steer fitting AurA and LinEAS on a trained ViT, applying and sweeping them.
+// checkpoint left behind; vireo steer fitting AurA and LinEAS on a trained ViT, applying and sweeping them;
+// vireo robustness writing its AUC matrices.
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -124,7 +125,8 @@ TEST_CASE("cli: --help on every subcommand") {
   TempFolder folder("cli_help");
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
            {"--help"}, {"train", "--help"}, {"eval", "--help"}, {"sample", "--help"}, {"info", "--help"}, {"bench", "--help"},
-           {"steer", "fit", "--help"}, {"steer", "apply", "--help"}, {"steer", "sweep", "--help"}}) {
+           {"steer", "fit", "--help"}, {"steer", "apply", "--help"}, {"steer", "sweep", "--help"},
+           {"robustness", "--help"}}) {
     const Outcome outcome = run_vireo(args, folder);
     INFO(args.front());
     CHECK(outcome.exit_code == 0);
@@ -135,6 +137,7 @@ TEST_CASE("cli: --help on every subcommand") {
   CHECK(run_vireo({"bench", "--help"}, folder).out.find("resnet18_cifar") != std::string::npos);
   CHECK(run_vireo({"--help"}, folder).out.find("sample") != std::string::npos);
   CHECK(run_vireo({"sample", "--help"}, folder).out.find("--classifier") != std::string::npos);
+  CHECK(run_vireo({"robustness", "--help"}, folder).out.find("motion_blur") != std::string::npos);
 }
 
 TEST_CASE("cli: info reports version build threads CPU features and CUDA devices") {
@@ -545,4 +548,94 @@ TEST_CASE("cli refuses: steer with a bad sample spec or points that match nothin
                 folder, {"class=9", "selects no samples"});
   check_refused({"steer", "apply", checkpoint, "--intervention", recipe}, folder, {"vit.yaml"});
   CHECK_FALSE(std::filesystem::exists(output));
+}
+
+// ---- vireo robustness ----
+
+TEST_CASE("cli: robustness writes the AUC matrices of each group and their gap") {
+  RecipeFolder folder("cli_robustness");
+  const Outcome trained = run_vireo({"train", folder.recipe, "--progress", "none"}, folder);
+  INFO(trained.err);
+  REQUIRE(trained.exit_code == 0);
+  const std::string checkpoint = folder.run_dir + "/checkpoint.safetensors";
+  const std::vector<std::string> args = {"robustness", checkpoint, "--perturb", "noise:0.1,0.3", "--perturb",
+                                         "jpeg:50", "--groups", "low=0,1;high=2,3", "eval.batch_size=7"};
+  auto run_into = [&](const std::string& out) {
+    std::vector<std::string> with_out = args;
+    with_out.insert(with_out.end(), {"-o", out});
+    const Outcome outcome = run_vireo(with_out, folder);
+    INFO(outcome.err);
+    REQUIRE(outcome.exit_code == 0);
+    return outcome;
+  };
+  const Outcome outcome = run_into(folder / "first");
+  CHECK(outcome.out.find("gap") != std::string::npos);
+  CHECK(outcome.out.find("noise@0.3") != std::string::npos);
+  const auto json = nlohmann::json::parse(read_text(folder / "first/robustness.json"));
+  CHECK(json["checkpoint"] == checkpoint);
+  REQUIRE(json["perturbations"].size() == 2);
+  CHECK(json["perturbations"][0]["name"] == "noise");
+  CHECK(json["perturbations"][0]["strengths"] == nlohmann::json({0.0, 0.1, 0.3}));
+  CHECK(json["perturbations"][1]["strengths"] == nlohmann::json({0.0, 50.0}));
+  CHECK(json["groups"] == nlohmann::json::parse(R"([{"name":"low","classes":[0,1]},{"name":"high","classes":[2,3]}])"));
+  CHECK(json["examples"] == 48);
+  for (const char* group : {"low", "high"}) {
+    INFO(group);
+    const auto& auc = json["auc"][group];
+    REQUIRE(auc.size() == 2);
+    REQUIRE(auc[0].size() == 3);
+    REQUIRE(auc[1].size() == 2);
+    // The strength-0 column of every perturbation is the clean evaluation.
+    CHECK(auc[0][0] == json["clean_auc"][group]);
+    CHECK(auc[1][0] == json["clean_auc"][group]);
+    for (const auto& row : auc)
+      for (double value : row) CHECK((value >= 0.0 && value <= 1.0));
+    CHECK(json["accuracy"][group].size() == 2);
+  }
+  for (size_t p = 0; p < 2; ++p)
+    for (size_t s = 0; s < json["gap"][p].size(); ++s)
+      CHECK(json["gap"][p][s].get<double>() ==
+            doctest::Approx(std::abs(json["auc"]["low"][p][s].get<double>() - json["auc"]["high"][p][s].get<double>())));
+  for (const char* figure : {"auc_heatmaps.svg", "gap_heatmap.svg"}) {
+    const std::string svg = read_text(folder / (std::string("first/") + figure));
+    CHECK(svg.rfind("<svg", 0) == 0);
+    CHECK(svg.find("<rect") != std::string::npos);
+  }
+  CHECK(read_text(folder / "first/auc_heatmaps.svg").find(">high<") != std::string::npos);
+  // Seeded noise: the same command gives the same matrices.
+  run_into(folder / "second");
+  CHECK(nlohmann::json::parse(read_text(folder / "second/robustness.json"))["auc"] == json["auc"]);
+
+  // Every class its own group, of the EMA model, into the default folder beside the checkpoint; and a
+  // partition from a file.
+  const Outcome by_class = run_vireo({"robustness", checkpoint, "--perturb", "rotation:30", "--ema"}, folder);
+  INFO(by_class.err);
+  REQUIRE(by_class.exit_code == 0);
+  const auto classes = nlohmann::json::parse(read_text(folder.run_dir + "/robustness/robustness.json"));
+  CHECK(classes["groups"].size() == 4);
+  CHECK(classes["auc"].contains("class_3"));
+  CHECK(classes["model"] == "ema");
+  CHECK(json["model"] == "model");
+  std::string labels = "site\n";
+  for (int n = 0; n < 48; ++n) labels += std::to_string(n % 2) + "\n";
+  write_text(folder / "sites.csv", labels);
+  const Outcome by_file = run_vireo({"robustness", checkpoint, "--perturb", "contrast:0.5", "--groups-file",
+                                     folder / "sites.csv", "-o", folder / "sites"}, folder);
+  INFO(by_file.err);
+  REQUIRE(by_file.exit_code == 0);
+  const auto sites = nlohmann::json::parse(read_text(folder / "sites/robustness.json"));
+  CHECK(sites["groups"][1]["name"] == "group_1");
+  CHECK(sites["groups"][1]["classes"].size() >= 1);
+}
+
+TEST_CASE("cli refuses: robustness with an unknown perturbation or a group file of the wrong length") {
+  RecipeFolder folder("cli_robustness_refused");
+  REQUIRE(run_vireo({"train", folder.recipe, "--progress", "none"}, folder).exit_code == 0);
+  const std::string checkpoint = folder.run_dir + "/checkpoint.safetensors";
+  check_refused({"robustness", checkpoint, "--perturb", "fog:1"}, folder,
+                {"unknown perturbation 'fog'", "gaussian_blur", "motion_blur", "brightness", "contrast", "noise", "jpeg", "rotation"});
+  write_text(folder / "short.txt", "0\n1\n");
+  check_refused({"robustness", checkpoint, "--groups-file", folder / "short.txt"}, folder,
+                {"short.txt", "2 group labels for 48 test examples"});
+  check_refused({"robustness", checkpoint, "--groups", "a=0;b=9"}, folder, {"--groups", "class 9", "4 classes"});
 }

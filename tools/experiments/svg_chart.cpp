@@ -1,4 +1,5 @@
-// SvgChart (svg_chart.h): axes, ticks, polylines and a legend as plain SVG elements.
+// SvgChart (svg_chart.h): axes, ticks, polylines and a legend as plain SVG elements; SvgHeatMaps: grids
+// of coloured rectangles.
 #include "tools/experiments/svg_chart.h"
 
 #include <algorithm>
@@ -36,6 +37,13 @@ std::string format_number(double value) {
   return text;
 }
 
+// A cell's value with three decimals ("0.973").
+std::string format_cell(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.3f", value);
+  return text;
+}
+
 std::string escape(const std::string& text) {
   std::string out;
   for (char c : text) {
@@ -45,6 +53,32 @@ std::string escape(const std::string& text) {
     else out += c;
   }
   return out;
+}
+
+// A document written to `path` through a temporary file renamed over it.
+void write_document(const std::string& document, const std::string& path) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary);
+    out << document;
+    if (!out.flush()) throw Error("cannot write the figure " + path + " (through " + temporary + ")");
+  }
+  std::error_code failure;
+  std::filesystem::rename(temporary, path, failure);
+  if (failure) throw Error("cannot write the figure " + path + ": " + failure.message());
+}
+
+// Viridis at t ∈ [0, 1], linear between five of its colours.
+std::string viridis(double t) {
+  static const double anchors[5][3] = {{68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}};
+  t = std::clamp(t, 0.0, 1.0) * 4.0;
+  const int i = std::min(static_cast<int>(t), 3);
+  const double f = t - i;
+  char colour[8];
+  std::snprintf(colour, sizeof colour, "#%02x%02x%02x", static_cast<int>(std::lround(anchors[i][0] + f * (anchors[i + 1][0] - anchors[i][0]))),
+                static_cast<int>(std::lround(anchors[i][1] + f * (anchors[i + 1][1] - anchors[i][1]))),
+                static_cast<int>(std::lround(anchors[i][2] + f * (anchors[i + 1][2] - anchors[i][2]))));
+  return colour;
 }
 
 }  // namespace
@@ -130,17 +164,82 @@ std::string SvgChart::render() const {
   return svg.str();
 }
 
-void SvgChart::write(const std::string& path) const {
-  const std::string document = render();
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary);
-    out << document;
-    if (!out.flush()) throw Error("cannot write the figure " + path + " (through " + temporary + ")");
-  }
-  std::error_code failure;
-  std::filesystem::rename(temporary, path, failure);
-  if (failure) throw Error("cannot write the figure " + path + ": " + failure.message());
+void SvgChart::write(const std::string& path) const { write_document(render(), path); }
+
+void SvgHeatMaps::add(HeatMap map) {
+  if (map.values.size() != map.row_labels.size())
+    throw Error("SvgHeatMaps: heat map '" + map.title + "' has " + std::to_string(map.values.size()) + " rows but " +
+                std::to_string(map.row_labels.size()) + " row labels");
+  for (const auto& row : map.values)
+    if (row.size() > map.column_labels.size())
+      throw Error("SvgHeatMaps: heat map '" + map.title + "' has a row of " + std::to_string(row.size()) +
+                  " values but " + std::to_string(map.column_labels.size()) + " column labels");
+  maps.push_back(std::move(map));
 }
+
+std::string SvgHeatMaps::render() const {
+  if (maps.empty()) throw Error("SvgHeatMaps '" + title + "': no heat map to draw");
+  if (!(high > low)) throw Error("SvgHeatMaps '" + title + "': the colour scale needs high > low");
+  // Every map gets the same panel: the largest grid, its row labels at the left, its title above.
+  size_t rows = 0, cells = 0, label_length = 0;
+  for (const HeatMap& map : maps) {
+    rows = std::max(rows, map.row_labels.size());
+    cells = std::max(cells, map.column_labels.size());
+    for (const std::string& label : map.row_labels) label_length = std::max(label_length, label.size());
+  }
+  const double cell_width = 44, cell_height = 22, label_width = 7.0 * static_cast<double>(label_length) + 10;
+  const double panel_width = label_width + cell_width * static_cast<double>(cells) + 20;
+  const double panel_height = 40 + cell_height * static_cast<double>(rows) + 10;
+  const int per_row = std::max(1, std::min<int>(columns, static_cast<int>(maps.size())));
+  const int panel_rows = (static_cast<int>(maps.size()) + per_row - 1) / per_row;
+  const double top = 36, legend_height = 40;
+  const double figure_width = std::max(per_row * panel_width, 320.0);
+  const double figure_height = top + panel_rows * panel_height + legend_height;
+
+  std::ostringstream svg;
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << figure_width << "\" height=\"" << figure_height
+      << "\" font-family=\"sans-serif\" font-size=\"11\">\n"
+      << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+      << "<text x=\"" << figure_width / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" << escape(title)
+      << "</text>\n";
+  for (size_t m = 0; m < maps.size(); ++m) {
+    const HeatMap& map = maps[m];
+    const double x0 = static_cast<double>(static_cast<int>(m) % per_row) * panel_width;
+    const double y0 = top + static_cast<double>(static_cast<int>(m) / per_row) * panel_height;
+    const double grid_left = x0 + label_width, grid_top = y0 + 36;
+    svg << "<text x=\"" << grid_left + cell_width * static_cast<double>(map.column_labels.size()) / 2 << "\" y=\""
+        << y0 + 14 << "\" text-anchor=\"middle\" font-size=\"13\">" << escape(map.title) << "</text>\n";
+    for (size_t j = 0; j < map.column_labels.size(); ++j)
+      svg << "<text x=\"" << grid_left + cell_width * (static_cast<double>(j) + 0.5) << "\" y=\"" << grid_top - 6
+          << "\" text-anchor=\"middle\" fill=\"#555\">" << escape(map.column_labels[j]) << "</text>\n";
+    for (size_t i = 0; i < map.row_labels.size(); ++i) {
+      const double y = grid_top + cell_height * static_cast<double>(i);
+      svg << "<text x=\"" << grid_left - 6 << "\" y=\"" << y + cell_height / 2 + 4 << "\" text-anchor=\"end\">"
+          << escape(map.row_labels[i]) << "</text>\n";
+      for (size_t j = 0; j < map.values[i].size(); ++j) {
+        const double value = map.values[i][j];
+        if (std::isnan(value)) continue;
+        const double t = (value - low) / (high - low);
+        const double x = grid_left + cell_width * static_cast<double>(j);
+        svg << "<rect x=\"" << x << "\" y=\"" << y << "\" width=\"" << cell_width << "\" height=\"" << cell_height
+            << "\" fill=\"" << viridis(t) << "\" stroke=\"white\"/><text x=\"" << x + cell_width / 2 << "\" y=\""
+            << y + cell_height / 2 + 4 << "\" text-anchor=\"middle\" font-size=\"10\" fill=\""
+            << (t > 0.6 ? "black" : "white") << "\">" << format_cell(value) << "</text>\n";
+      }
+    }
+  }
+  // The colour scale: a strip of ten steps from low to high.
+  const double legend_y = figure_height - legend_height + 8, legend_left = 60, step = 20;
+  svg << "<text x=\"" << legend_left - 6 << "\" y=\"" << legend_y + 12 << "\" text-anchor=\"end\">"
+      << format_cell(low) << "</text>\n";
+  for (int k = 0; k < 10; ++k)
+    svg << "<rect x=\"" << legend_left + step * k << "\" y=\"" << legend_y << "\" width=\"" << step
+        << "\" height=\"16\" fill=\"" << viridis((k + 0.5) / 10.0) << "\"/>\n";
+  svg << "<text x=\"" << legend_left + step * 10 + 6 << "\" y=\"" << legend_y + 12 << "\">" << format_cell(high)
+      << "</text>\n</svg>\n";
+  return svg.str();
+}
+
+void SvgHeatMaps::write(const std::string& path) const { write_document(render(), path); }
 
 }  // namespace vireo::experiments

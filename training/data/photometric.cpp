@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 
 namespace vireo::data {
 namespace {
@@ -29,6 +30,45 @@ int64_t reflect(int64_t i, int64_t n) {
   const int64_t period = 2 * (n - 1);
   i = std::abs(i) % period;
   return i < n ? i : period - i;
+}
+
+// out[x] = Σ_k kernel[k] · in[reflect(x + k − R)] along every row, R = (size − 1)/2, the kernel odd-sized.
+void filter_rows(Image& image, const std::vector<float>& kernel) {
+  const auto kernel_size = static_cast<int64_t>(kernel.size());
+  const int64_t radius = kernel_size / 2, h = image.height, w = image.width, c = image.channels;
+  const int64_t row = w * c;
+  // Each row reflected into a padded copy, then out[j] = Σ_k kernel[k]·padded[j + k·c].
+  std::vector<float> padded(static_cast<size_t>((w + 2 * radius) * c));
+  for (int64_t y = 0; y < h; ++y) {
+    float* out = &image.pixels[static_cast<size_t>(y * row)];
+    for (int64_t x = -radius; x < w + radius; ++x) {
+      const float* source = out + reflect(x, w) * c;
+      float* destination = padded.data() + (x + radius) * c;
+      for (int64_t ch = 0; ch < c; ++ch) destination[ch] = source[ch];
+    }
+    std::fill(out, out + row, 0.0f);
+    for (int64_t k = 0; k < kernel_size; ++k) {
+      const float weight = kernel[static_cast<size_t>(k)];
+      const float* source = padded.data() + k * c;
+      for (int64_t j = 0; j < row; ++j) out[j] += weight * source[j];
+    }
+  }
+}
+
+// The same along every column: whole rows weighted and summed, the rows beyond the border reflected.
+void filter_columns(Image& image, const std::vector<float>& kernel) {
+  const auto kernel_size = static_cast<int64_t>(kernel.size());
+  const int64_t radius = kernel_size / 2, h = image.height, row = image.width * image.channels;
+  const std::vector<float> in = image.pixels;
+  std::fill(image.pixels.begin(), image.pixels.end(), 0.0f);
+  for (int64_t y = 0; y < h; ++y) {
+    float* out = &image.pixels[static_cast<size_t>(y * row)];
+    for (int64_t k = 0; k < kernel_size; ++k) {
+      const float weight = kernel[static_cast<size_t>(k)];
+      const float* source = &in[static_cast<size_t>(reflect(y + k - radius, h) * row)];
+      for (int64_t j = 0; j < row; ++j) out[j] += weight * source[j];
+    }
+  }
 }
 
 }  // namespace
@@ -149,35 +189,80 @@ std::vector<float> gaussian_kernel(int64_t size, double sigma) {
 
 void gaussian_blur(Image& image, int64_t kernel_size, double sigma) {
   const std::vector<float> kernel = gaussian_kernel(kernel_size, sigma);
-  const int64_t radius = kernel_size / 2, h = image.height, w = image.width, c = image.channels;
-  const int64_t row = w * c;
-  // Along rows: each row reflected into a padded copy, then out[j] = Σ_k kernel[k]·padded[j + k·c].
-  std::vector<float> padded(static_cast<size_t>((w + 2 * radius) * c));
-  std::vector<float> across(image.pixels.size(), 0.0f);
-  for (int64_t y = 0; y < h; ++y) {
-    const float* in = &image.pixels[static_cast<size_t>(y * row)];
-    for (int64_t x = -radius; x < w + radius; ++x) {
-      const float* source = in + reflect(x, w) * c;
-      float* destination = padded.data() + (x + radius) * c;
-      for (int64_t ch = 0; ch < c; ++ch) destination[ch] = source[ch];
-    }
-    float* out = &across[static_cast<size_t>(y * row)];
-    for (int64_t k = 0; k < kernel_size; ++k) {
-      const float weight = kernel[static_cast<size_t>(k)];
-      const float* source = padded.data() + k * c;
-      for (int64_t j = 0; j < row; ++j) out[j] += weight * source[j];
-    }
+  filter_rows(image, kernel);
+  filter_columns(image, kernel);
+}
+
+void motion_blur(Image& image, double length) {
+  VIREO_CHECK(length >= 0.0 && std::isfinite(length), "motion_blur: length ", length,
+              " must be finite and non-negative");
+  if (length <= 1.0) return;
+  const double half = 0.5 * length;
+  const auto radius = static_cast<int64_t>(std::ceil(half - 0.5));
+  std::vector<float> kernel(static_cast<size_t>(2 * radius + 1));
+  for (int64_t i = -radius; i <= radius; ++i) {
+    const double overlap = std::min(static_cast<double>(i) + 0.5, half) - std::max(static_cast<double>(i) - 0.5, -half);
+    kernel[static_cast<size_t>(i + radius)] = static_cast<float>(std::max(0.0, overlap) / length);
   }
-  // Along columns: whole rows weighted and summed, the rows beyond the border reflected.
-  std::fill(image.pixels.begin(), image.pixels.end(), 0.0f);
-  for (int64_t y = 0; y < h; ++y) {
-    float* out = &image.pixels[static_cast<size_t>(y * row)];
-    for (int64_t k = 0; k < kernel_size; ++k) {
-      const float weight = kernel[static_cast<size_t>(k)];
-      const float* source = &across[static_cast<size_t>(reflect(y + k - radius, h) * row)];
-      for (int64_t j = 0; j < row; ++j) out[j] += weight * source[j];
-    }
-  }
+  filter_rows(image, kernel);
+}
+
+void jpeg_quantize(Image& image, int64_t quality) {
+  VIREO_CHECK(quality >= 1 && quality <= 100, "jpeg_quantize: quality ", quality, " must lie in [1, 100]");
+  // The luminance quantization table of the JPEG standard (ITU T.81, Annex K.1), row-major over (v, u).
+  static constexpr int kLuminance[64] = {16, 11, 10, 16, 24,  40,  51,  61,  12, 12, 14, 19, 26,  58,  60,  55,
+                                         14, 13, 16, 24, 40,  57,  69,  56,  14, 17, 22, 29, 51,  87,  80,  62,
+                                         18, 22, 37, 56, 68,  109, 103, 77,  24, 35, 55, 64, 81,  104, 113, 92,
+                                         49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99};
+  const int64_t scale = quality < 50 ? 5000 / quality : 200 - 2 * quality;
+  double step[64];
+  for (int i = 0; i < 64; ++i) step[i] = static_cast<double>(std::clamp<int64_t>((kLuminance[i] * scale + 50) / 100, 1, 255));
+  // basis[u][x] = ½ C(u) cos((2x + 1)uπ/16): the 1-D orthonormal DCT-II, applied along both axes.
+  double basis[8][8];
+  for (int u = 0; u < 8; ++u)
+    for (int x = 0; x < 8; ++x)
+      basis[u][x] = 0.5 * (u == 0 ? 1.0 / std::sqrt(2.0) : 1.0) * std::cos((2 * x + 1) * u * std::numbers::pi / 16.0);
+
+  const int64_t h = image.height, w = image.width, c = image.channels;
+  for (int64_t ch = 0; ch < c; ++ch)
+    for (int64_t top = 0; top < h; top += 8)
+      for (int64_t left = 0; left < w; left += 8) {
+        double block[8][8], rows[8][8], coefficients[8][8];
+        for (int y = 0; y < 8; ++y)
+          for (int x = 0; x < 8; ++x)
+            block[y][x] = 255.0 * image.at(std::min(top + y, h - 1), std::min(left + x, w - 1), ch) - 128.0;
+        // Forward: F = B · f · Bᵀ, then quantized to multiples of the table.
+        for (int y = 0; y < 8; ++y)
+          for (int u = 0; u < 8; ++u) {
+            double total = 0.0;
+            for (int x = 0; x < 8; ++x) total += basis[u][x] * block[y][x];
+            rows[y][u] = total;
+          }
+        for (int v = 0; v < 8; ++v)
+          for (int u = 0; u < 8; ++u) {
+            double total = 0.0;
+            for (int y = 0; y < 8; ++y) total += basis[v][y] * rows[y][u];
+            coefficients[v][u] = std::round(total / step[v * 8 + u]) * step[v * 8 + u];
+          }
+        // Inverse: f = Bᵀ · F · B, rounded to the decoder's 8-bit levels.
+        for (int v = 0; v < 8; ++v)
+          for (int x = 0; x < 8; ++x) {
+            double total = 0.0;
+            for (int u = 0; u < 8; ++u) total += basis[u][x] * coefficients[v][u];
+            rows[v][x] = total;
+          }
+        for (int y = 0; y < 8 && top + y < h; ++y)
+          for (int x = 0; x < 8 && left + x < w; ++x) {
+            double total = 0.0;
+            for (int v = 0; v < 8; ++v) total += basis[v][y] * rows[v][x];
+            image.at(top + y, left + x, ch) = static_cast<float>(std::clamp(std::round(total + 128.0), 0.0, 255.0) / 255.0);
+          }
+      }
+}
+
+void add_gaussian_noise(Image& image, double std, RandomStream& random) {
+  VIREO_CHECK(std >= 0.0 && std::isfinite(std), "add_gaussian_noise: std ", std, " must be finite and non-negative");
+  for (float& v : image.pixels) v = clamp01(v + static_cast<float>(std * random.normal()));
 }
 
 void normalize(Image& image, const std::vector<float>& mean, const std::vector<float>& std) {

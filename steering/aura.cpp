@@ -1,10 +1,11 @@
-// AurA and its Det0/Damp baselines (steering/aura.h): AUROC by ranks, the scales, the fit.
+// AurA and its Det0/Damp baselines (steering/aura.h): AUROC (by ranks, training/eval/roc_auc), the scales, the fit.
 #include "steering/aura.h"
 
 #include <algorithm>
 #include <numeric>
 
 #include "engine/ops.h"
+#include "training/eval/roc_auc.h"
 
 namespace vireo::steering {
 
@@ -12,24 +13,7 @@ double auroc(const std::vector<double>& positive_scores, const std::vector<doubl
   const size_t positives = positive_scores.size(), negatives = negative_scores.size();
   VIREO_CHECK(positives > 0 && negatives > 0, "auroc: needs positive and negative samples, got ", positives,
               " and ", negatives);
-  // Pool the scores, sort, and give each run of equal scores the average of the ranks it spans (1-based).
-  std::vector<std::pair<double, bool>> scored;  // (score, is positive)
-  scored.reserve(positives + negatives);
-  for (double score : positive_scores) scored.emplace_back(score, true);
-  for (double score : negative_scores) scored.emplace_back(score, false);
-  std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  double positive_rank_sum = 0.0;
-  for (size_t begin = 0; begin < scored.size();) {
-    size_t end = begin;
-    while (end < scored.size() && scored[end].first == scored[begin].first) ++end;
-    const double average_rank = 0.5 * static_cast<double>(begin + 1 + end);  // mean of begin+1 … end
-    for (size_t i = begin; i < end; ++i)
-      if (scored[i].second) positive_rank_sum += average_rank;
-    begin = end;
-  }
-  const double n_positive = static_cast<double>(positives), n_negative = static_cast<double>(negatives);
-  const double mann_whitney_u = positive_rank_sum - n_positive * (n_positive + 1.0) / 2.0;
-  return mann_whitney_u / (n_positive * n_negative);
+  return eval::roc_auc(positive_scores, negative_scores);
 }
 
 std::vector<double> unit_auroc(const Tensor& positive_responses, const Tensor& negative_responses) {

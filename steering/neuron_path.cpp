@@ -78,7 +78,7 @@ NeuronPath path_of(const std::string& method, int64_t label, std::vector<int64_t
 
 // ---- the file ----
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;  // keys in the order written: "class" first
 
 json path_to_json(const NeuronPath& path) {
   json object = {{"class", path.label},   {"method", path.method}, {"layers", path.layers},

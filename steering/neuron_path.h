@@ -69,8 +69,8 @@ struct NeuronPath {
 // A found path with the baselines it is compared with and the settings of the search, as in the file.
 struct NeuronPathReport {
   NeuronPath path;
-  std::vector<NeuronPath> baselines;
-  std::map<std::string, std::string> settings;
+  std::vector<NeuronPath> baselines = {};
+  std::map<std::string, std::string> settings = {};
 
   void save(const std::string& file) const;  // atomic; an Error naming the file when it cannot be written
   static NeuronPathReport load(const std::string& file);  // an Error naming the file when it is not one

@@ -310,3 +310,24 @@ TEST_CASE("neuron paths refuse a mean-pooled ViT a label out of range and a neur
   NeuronPath path{.method = "argmax", .label = 0, .layers = {1}, .neurons = {32}, .scores = {0}};
   check_error([&] { attach_neuron_path(*model, path, 0.0); }, {"neuron 32", "block 1", "32 MLP units"});
 }
+
+TEST_CASE("the README neuron path example runs as written") {
+  vireo::testing::ScratchDirectory scratch;
+  auto vit = vireo::testing::tiny_vit(4);
+  const Tensor class_images = vireo::testing::random_normal({3, 3, 8, 8}, 2);
+  const Tensor test_images = vireo::testing::random_normal({4, 3, 8, 8}, 3);
+  const int64_t label = 1;
+  const std::string file = scratch.file("path.json");
+  // ---- README: Steering, neuron paths ----
+  auto path = steering::find_neuron_path(*vit, class_images, label);          // {.layers, .neurons, .scores}
+  auto argmax = steering::argmax_neuron_path(*vit, class_images, label);
+  path.effect = steering::measure_path_effect(*vit, path, test_images, 2.0);  // p(label) clean/ablated/×2
+  auto ablated = steering::attach_neuron_path(*vit, path, 0.0);               // ... ablated.detach();
+  steering::NeuronPathReport{.path = path, .baselines = {argmax}}.save(file);
+  // ----
+  CHECK(ablated.attached());
+  ablated.detach();
+  const NeuronPathReport loaded = NeuronPathReport::load(file);
+  CHECK(loaded.path.neurons == path.neurons);
+  CHECK(loaded.baselines.at(0).neurons == argmax.neurons);
+}

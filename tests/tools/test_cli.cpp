@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "steering/intervention.h"
+#include "steering/neuron_path.h"
 #include "training/checkpoint.h"
 #include "training/data_helpers.h"
 #include "training/metrics_log.h"
@@ -126,7 +127,7 @@ TEST_CASE("cli: --help on every subcommand") {
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
            {"--help"}, {"train", "--help"}, {"eval", "--help"}, {"sample", "--help"}, {"info", "--help"}, {"bench", "--help"},
            {"steer", "fit", "--help"}, {"steer", "apply", "--help"}, {"steer", "sweep", "--help"},
-           {"robustness", "--help"}}) {
+           {"steer", "neuron-path", "--help"}, {"robustness", "--help"}}) {
     const Outcome outcome = run_vireo(args, folder);
     INFO(args.front());
     CHECK(outcome.exit_code == 0);
@@ -528,6 +529,34 @@ TEST_CASE("cli: steer fits AurA and LinEAS on a trained ViT then applies and swe
   CHECK(unsteered.rfind("       0", 0) == 0);
   CHECK(unsteered.substr(unsteered.size() - clean_top1.size()) == clean_top1);
   CHECK(read_text(figure).rfind("<svg", 0) == 0);
+}
+
+TEST_CASE("cli: steer neuron-path finds a path on a trained ViT and compares ablating it with baselines") {
+  TempFolder folder("cli_neuron_path");
+  const std::string run_dir = folder / "run", recipe = folder / "vit.yaml";
+  write_text(recipe, vireo::testing::tiny_vit_recipe(run_dir, 1));
+  REQUIRE(run_vireo({"train", recipe, "--progress", "lines"}, folder).exit_code == 0);
+  const std::string checkpoint = run_dir + "/checkpoint.safetensors", output = folder / "path.json";
+  const Outcome found = run_vireo({"steer", "neuron-path", checkpoint, "--class", "1", "--examples", "4", "--steps", "5",
+                                   "--eval-examples", "6", "--random-paths", "2", "-o", output},
+                                  folder);
+  INFO(found.err);
+  REQUIRE(found.exit_code == 0);
+  CHECK(found.out.find("class 1: path from 4 train images (m = 5 steps)") != std::string::npos);
+  const vireo::steering::NeuronPathReport report = vireo::steering::NeuronPathReport::load(output);
+  CHECK(report.path.method == "joint_influence");
+  CHECK(report.path.label == 1);
+  CHECK(report.path.layers == std::vector<int64_t>{0, 1});
+  REQUIRE(report.path.effect.has_value());
+  CHECK(report.path.effect->images == 6);
+  REQUIRE(report.baselines.size() == 3);
+  CHECK(report.baselines[0].method == "argmax");
+  CHECK(report.baselines[2].method == "random");
+  // Every path is measured on the same images: one clean probability, printed in every row.
+  for (const auto& baseline : report.baselines)
+    CHECK(baseline.effect->clean_probability == report.path.effect->clean_probability);
+  CHECK(report.settings.at("steps") == "5");
+  check_refused({"steer", "neuron-path", checkpoint, "--class", "3", "-o", output}, folder, {"--class 3", "3 classes"});
 }
 
 TEST_CASE("cli refuses: steer with a bad sample spec or points that match nothing") {

@@ -4,6 +4,7 @@
 //                   --source SPEC --target SPEC -o out.safetensors
 //   vireo steer apply CHECKPOINT --intervention FILE… [--strength λ…]
 //   vireo steer sweep CHECKPOINT --intervention FILE… [--strengths λ…] [--figure sweep.svg]
+//   vireo steer neuron-path CHECKPOINT --class C [--examples N] [--steps 20] -o path.json
 //
 // The model and its data come from the recipe stored in the checkpoint (as vireo eval). SPEC selects
 // samples of the checkpoint's dataset by label: "class=7", "class!=7" (every other class) or "all", each
@@ -11,9 +12,13 @@
 // fit is deterministic. apply prints the test accuracy per class without and with the interventions, which
 // are attached in the order given, each at its strength (default 1). sweep attaches them all at each
 // strength in turn (default 0, 0.25, …, 1) and prints the test accuracy per class at each, as a table and
-// optionally as a line chart (one line per class).
+// optionally as a line chart (one line per class). neuron-path finds a ViT's neuron path for class C by joint
+// influence on N training images of the class (steering/neuron_path.h), with the activation-argmax path and
+// random paths as baselines, measures the label probability of the class's test images with each path
+// ablated and enhanced, prints the comparison and writes it all as JSON.
 #include <cstdio>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -260,6 +265,79 @@ int run_sweep(const SweepArguments& arguments) {
   return 0;
 }
 
+struct NeuronPathArguments {
+  std::string checkpoint, output;
+  int64_t label = 0, examples = 16, steps = 20, evaluation_examples = 100, random_paths = 3;
+  double enhancement_factor = 2.0;
+  uint64_t seed = 0;
+};
+
+std::string neuron_list(const std::vector<int64_t>& neurons) {
+  std::ostringstream text;
+  for (size_t i = 0; i < neurons.size(); ++i) text << (i ? " " : "") << neurons[i];
+  return text.str();
+}
+
+int run_neuron_path(const NeuronPathArguments& arguments) {
+  LoadedClassifier train = load_classifier(arguments.checkpoint, data::Split::train);
+  auto model = std::dynamic_pointer_cast<models::VisionTransformer>(train.model);
+  VIREO_CHECK(model != nullptr, arguments.checkpoint, ": vireo steer neuron-path needs a ViT, the checkpoint's model is '",
+              train.recipe.model.name, "'");
+  const int64_t classes = train.dataset->num_classes();
+  VIREO_CHECK(arguments.label >= 0 && arguments.label < classes, "--class ", arguments.label, " is not a class of ",
+              train.recipe.data.dataset, " (", classes, " classes)");
+  VIREO_CHECK(arguments.examples > 0 && arguments.evaluation_examples > 0 && arguments.steps > 0,
+              "--examples, --eval-examples and --steps must be positive");
+  LoadedClassifier test = train;
+  test.dataset = training::make_dataset(train.recipe.data, data::Split::test);
+  const std::string label = std::to_string(arguments.label);
+  const Tensor fit_images =
+      cat(select_samples(train, parse_spec("class=" + label + ",count=" + std::to_string(arguments.examples), "--class"),
+                         "--class " + label)
+              .batches,
+          0);
+  const Tensor test_images = cat(
+      select_samples(test, parse_spec("class=" + label + ",count=" + std::to_string(arguments.evaluation_examples), "--class"),
+                     "--class " + label)
+          .batches,
+      0);
+
+  steering::NeuronPathReport report;
+  report.path = steering::find_neuron_path(*model, fit_images, arguments.label, arguments.steps);
+  report.baselines.push_back(steering::argmax_neuron_path(*model, fit_images, arguments.label));
+  for (int64_t r = 0; r < arguments.random_paths; ++r)
+    report.baselines.push_back(
+        steering::random_neuron_path(*model, fit_images, arguments.label, arguments.seed + static_cast<uint64_t>(r)));
+  report.path.effect = steering::measure_path_effect(*model, report.path, test_images, arguments.enhancement_factor);
+  for (steering::NeuronPath& baseline : report.baselines)
+    baseline.effect = steering::measure_path_effect(*model, baseline, test_images, arguments.enhancement_factor);
+  report.settings = {{"checkpoint", arguments.checkpoint},
+                     {"examples", std::to_string(fit_images.size(0))},
+                     {"examples_split", "train"},
+                     {"evaluation_images", std::to_string(test_images.size(0))},
+                     {"evaluation_split", "test"},
+                     {"steps", std::to_string(arguments.steps)},
+                     {"random_paths", std::to_string(arguments.random_paths)},
+                     {"seed", std::to_string(arguments.seed)}};
+  report.save(arguments.output);
+
+  std::printf("class %lld: path from %lld train images (m = %lld steps); label probability of %lld test images, "
+              "clean, with the path ablated and enhanced (x%g)\n",
+              static_cast<long long>(arguments.label), static_cast<long long>(fit_images.size(0)),
+              static_cast<long long>(arguments.steps), static_cast<long long>(test_images.size(0)),
+              arguments.enhancement_factor);
+  std::printf("%-16s  %-24s  %7s  %9s  %7s  %11s\n", "method", "neurons per block", "clean", "ablated", "drop",
+              "enhanced");
+  std::vector<const steering::NeuronPath*> rows = {&report.path};
+  for (const steering::NeuronPath& baseline : report.baselines) rows.push_back(&baseline);
+  for (const steering::NeuronPath* path : rows)
+    std::printf("%-16s  %-24s  %7.4f  %9.4f  %7.4f  %11.4f\n", path->method.c_str(), neuron_list(path->neurons).c_str(),
+                path->effect->clean_probability, path->effect->ablated_probability, path->effect->ablation_drop(),
+                path->effect->enhanced_probability);
+  std::printf("-> %s\n", arguments.output.c_str());
+  return 0;
+}
+
 }  // namespace
 
 Subcommand add_steer_command(CLI::App& vireo) {
@@ -299,8 +377,26 @@ Subcommand add_steer_command(CLI::App& vireo) {
   sweep_app->add_option("--strengths", sweep->strengths, "The strengths, applied to every intervention (0 0.25 … 1)");
   sweep_app->add_option("--figure", sweep->figure, "Also write the accuracies as an SVG line chart");
 
-  return {app, [fit, apply, sweep, fit_app, apply_app] {
-            return fit_app->parsed() ? run_fit(*fit) : apply_app->parsed() ? run_apply(*apply) : run_sweep(*sweep);
+  auto path = std::make_shared<NeuronPathArguments>();
+  CLI::App* path_app = app->add_subcommand(
+      "neuron-path", "Find a ViT's neuron path for a class by joint influence; compare ablating it with baselines");
+  path_app->add_option("checkpoint", path->checkpoint, "A checkpoint.safetensors of a ViT written by vireo train")
+      ->required();
+  path_app->add_option("--class", path->label, "The class whose label probability the path carries")->required();
+  path_app->add_option("--examples", path->examples, "Training images of the class the path is found on (16)");
+  path_app->add_option("--steps", path->steps, "Integrated-gradient steps m (20)");
+  path_app->add_option("--eval-examples", path->evaluation_examples,
+                       "Test images of the class the ablation and enhancement are measured on (100)");
+  path_app->add_option("--random-paths", path->random_paths, "Random baseline paths (3)");
+  path_app->add_option("--enhance", path->enhancement_factor, "The factor enhancement scales the path's neurons by (2)");
+  path_app->add_option("--seed", path->seed, "The first random path's seed (0)");
+  path_app->add_option("-o,--output", path->output, "The JSON file to write")->required();
+
+  return {app, [fit, apply, sweep, path, fit_app, apply_app, path_app] {
+            return fit_app->parsed()    ? run_fit(*fit)
+                   : apply_app->parsed() ? run_apply(*apply)
+                   : path_app->parsed()  ? run_neuron_path(*path)
+                                         : run_sweep(*sweep);
           }};
 }
 

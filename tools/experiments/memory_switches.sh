@@ -5,7 +5,7 @@
 # experiments/memory_switches): bench_<configuration>.json, train_plain/ and train_all/, summary.md and
 # memory_switches.svg, which it copies to docs/figures/ for the README.
 #
-# The accuracy runs are short (TRAIN_OVERRIDES below: a 4-block ViT of width 96 on 6000 training images
+# The accuracy runs are short (TRAIN_OVERRIDES below: a 4-block ViT of width 96 on 4000 training images
 # for 3 epochs, about two minutes each on 2 cores), a same-seed comparison, not the full recipe. Measure
 # on an idle machine: the load average is printed before and recorded in every bench line.
 #
@@ -13,7 +13,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$repo/experiments/memory_switches}
-steps=${2:-10}
+steps=${2:-5}
 vireo=$repo/build/bin/vireo
 report=$repo/build/bin/experiment_memory_switches
 for program in "$vireo" "$report"; do
@@ -31,13 +31,13 @@ declare -A switches=(
 )
 for name in plain approx_bp ms_norm checkpoint all; do
   # shellcheck disable=SC2086  # the switches are separate words
-  "$vireo" bench --model vit_tiny --depth 12 --batch 64 --steps "$steps" --warmup 2 --threads 2 --memory \
+  "$vireo" bench --model vit_tiny --depth 12 --batch 64 --steps "$steps" --warmup 1 --threads 2 --memory \
     ${switches[$name]} > "$out/bench_$name.json"
   echo "bench $name: $(cat "$out/bench_$name.json")"
 done
 
 recipe=$repo/training/recipes/supervised_vit_tiny_fmnist.yaml
-TRAIN_OVERRIDES=(model.depth=4 model.width=96 model.heads=3 data.train_subset=6000 data.test_subset=2000
+TRAIN_OVERRIDES=(model.depth=4 model.width=96 model.heads=3 data.train_subset=4000 data.test_subset=2000
                  train.epochs=3 schedule.warmup_epochs=1 eval.every_epochs=3 run.log_every=20 run.checkpoint_every=0)
 "$vireo" train "$recipe" "${TRAIN_OVERRIDES[@]}" run.dir="$out/train_plain"
 "$vireo" train "$recipe" "${TRAIN_OVERRIDES[@]}" run.dir="$out/train_all" \

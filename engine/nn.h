@@ -3,6 +3,7 @@
 
 #include "engine/nn/activation.h"
 #include "engine/nn/attention.h"
+#include "engine/nn/checkpoint.h"
 #include "engine/nn/container.h"
 #include "engine/nn/conv.h"
 #include "engine/nn/dropout.h"

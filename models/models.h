@@ -3,6 +3,7 @@
 #pragma once
 
 #include "models/backbone.h"
+#include "models/memory.h"
 #include "models/p4_conv.h"
 #include "models/p4_resnet.h"
 #include "models/registry.h"

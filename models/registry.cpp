@@ -135,6 +135,8 @@ ResNetOptions read_resnet(OptionReader& reader) {
   reader.integer("in_channels", o.in_channels);
   reader.number("width", o.width);
   reader.boolean("zero_init_residual", o.zero_init_residual);
+  reader.choice("activation", o.activation,
+                {{"relu", Activation::relu}, {"silu", Activation::silu}, {"gelu", Activation::gelu}});
   return o;
 }
 

@@ -9,7 +9,7 @@
 //   integers        an int64 (or a number with an integral value, as YAML readers may give)
 //   numbers         a double or an int64
 //   booleans        a bool
-//   choices         a string: stem imagenet|cifar, pooling cls|mean
+//   choices         a string: stem imagenet|cifar, pooling cls|mean, activation relu|silu|gelu (ResNet)
 //   integer lists   a std::vector<int64_t> (channel_multipliers, attention_levels, blocks_per_stage)
 // An unknown name, an unknown key or a value of the wrong type is an Error that names it and lists what is
 // valid. C++ code can call the typed factories directly: models::resnet18({.num_classes = 10}).

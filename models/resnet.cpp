@@ -32,10 +32,19 @@ std::shared_ptr<nn::Sequential> projection(int64_t in_channels, int64_t out_chan
 
 // ---- blocks ----
 
-BasicBlock::BasicBlock(int64_t in_channels, int64_t planes, int64_t stride) {
+std::shared_ptr<nn::Module> make_activation(Activation activation) {
+  switch (activation) {
+    case Activation::silu: return std::make_shared<nn::SiLU>();
+    case Activation::gelu: return std::make_shared<nn::GELU>();
+    case Activation::relu: break;
+  }
+  return std::make_shared<nn::ReLU>();
+}
+
+BasicBlock::BasicBlock(int64_t in_channels, int64_t planes, int64_t stride, Activation activation) {
   conv1 = register_module("conv1", conv3x3(in_channels, planes, stride));
   bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(planes));
-  relu = register_module("relu", std::make_shared<nn::ReLU>());
+  relu = register_module("relu", make_activation(activation));
   conv2 = register_module("conv2", conv3x3(planes, planes, 1));
   bn2 = register_module("bn2", std::make_shared<nn::BatchNorm2d>(planes));
   if (auto shortcut = projection(in_channels, planes * expansion, stride))
@@ -49,14 +58,14 @@ Tensor BasicBlock::forward(const Tensor& x) {
   return (*relu)(add(out, identity));
 }
 
-Bottleneck::Bottleneck(int64_t in_channels, int64_t planes, int64_t stride) {
+Bottleneck::Bottleneck(int64_t in_channels, int64_t planes, int64_t stride, Activation activation) {
   conv1 = register_module("conv1", conv1x1(in_channels, planes, 1));
   bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(planes));
   conv2 = register_module("conv2", conv3x3(planes, planes, stride));
   bn2 = register_module("bn2", std::make_shared<nn::BatchNorm2d>(planes));
   conv3 = register_module("conv3", conv1x1(planes, planes * expansion, 1));
   bn3 = register_module("bn3", std::make_shared<nn::BatchNorm2d>(planes * expansion));
-  relu = register_module("relu", std::make_shared<nn::ReLU>());
+  relu = register_module("relu", make_activation(activation));
   if (auto shortcut = projection(in_channels, planes * expansion, stride))
     downsample = register_module("downsample", shortcut);
 }
@@ -93,7 +102,7 @@ ResNet::ResNet(ResNetBlock block, std::array<int64_t, 4> blocks_per_stage, ResNe
     conv1 = register_module("conv1", conv3x3(options.in_channels, channels, 1));
   }
   bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(channels));
-  relu = register_module("relu", std::make_shared<nn::ReLU>());
+  relu = register_module("relu", make_activation(options.activation));
   if (options.stem == Stem::imagenet)
     maxpool = register_module("maxpool", std::make_shared<nn::MaxPool2d>(3, nn::PoolOptions{.stride = 2, .padding = 1}));
   else
@@ -120,10 +129,10 @@ std::shared_ptr<nn::Sequential> ResNet::make_stage(int64_t& in_channels, int64_t
   for (int64_t i = 0; i < blocks; ++i) {
     const int64_t block_stride = i == 0 ? stride : 1;
     if (block == ResNetBlock::basic) {
-      stage->push_back(std::make_shared<BasicBlock>(in_channels, planes, block_stride));
+      stage->push_back(std::make_shared<BasicBlock>(in_channels, planes, block_stride, options.activation));
       in_channels = planes * BasicBlock::expansion;
     } else {
-      stage->push_back(std::make_shared<Bottleneck>(in_channels, planes, block_stride));
+      stage->push_back(std::make_shared<Bottleneck>(in_channels, planes, block_stride, options.activation));
       in_channels = planes * Bottleneck::expansion;
     }
   }

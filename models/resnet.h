@@ -8,6 +8,9 @@
 //   stages:  layer1..layer4 of width 64, 128, 256, 512 (× width multiplier), layers 2–4 halving H and W
 //   head:    avgpool (global mean) -> flatten -> fc (an Identity when num_classes = 0)
 //
+// options.activation swaps every ReLU for SiLU or GELU (the child keeps torchvision's name "relu"), the
+// variants whose activations the Approx-BP switch (models/memory.h) compresses.
+//
 // Residual blocks, out = relu(F(x) + shortcut(x)), shortcut = downsample (1×1 conv + BN) when the shape
 // changes, else x:
 //   BasicBlock (18, 34):  F = bn2(conv2_3×3(relu(bn1(conv1_3×3(x)))))                       expansion 1
@@ -28,6 +31,7 @@
 namespace vireo::models {
 
 enum class Stem { imagenet, cifar };
+enum class Activation { relu, silu, gelu };
 
 struct ResNetOptions {
   int64_t num_classes = 1000;  // 0: no classifier, forward returns the pooled features
@@ -37,31 +41,32 @@ struct ResNetOptions {
   // Zero the last BN weight of every block, so each residual branch starts as the identity (Goyal et al.
   // 2017); torchvision's zero_init_residual.
   bool zero_init_residual = false;
+  Activation activation = Activation::relu;
 };
 
 class BasicBlock : public nn::Module {
  public:
   static constexpr int64_t expansion = 1;
-  BasicBlock(int64_t in_channels, int64_t planes, int64_t stride);
+  BasicBlock(int64_t in_channels, int64_t planes, int64_t stride, Activation activation = Activation::relu);
   using nn::Module::forward;
   Tensor forward(const Tensor& x) override;
 
   std::shared_ptr<nn::Conv2d> conv1, conv2;
   std::shared_ptr<nn::BatchNorm2d> bn1, bn2;
-  std::shared_ptr<nn::ReLU> relu;
+  std::shared_ptr<nn::Module> relu;  // ReLU, SiLU or GELU
   std::shared_ptr<nn::Sequential> downsample;  // null when the shortcut is the identity
 };
 
 class Bottleneck : public nn::Module {
  public:
   static constexpr int64_t expansion = 4;
-  Bottleneck(int64_t in_channels, int64_t planes, int64_t stride);
+  Bottleneck(int64_t in_channels, int64_t planes, int64_t stride, Activation activation = Activation::relu);
   using nn::Module::forward;
   Tensor forward(const Tensor& x) override;
 
   std::shared_ptr<nn::Conv2d> conv1, conv2, conv3;
   std::shared_ptr<nn::BatchNorm2d> bn1, bn2, bn3;
-  std::shared_ptr<nn::ReLU> relu;
+  std::shared_ptr<nn::Module> relu;  // ReLU, SiLU or GELU
   std::shared_ptr<nn::Sequential> downsample;
 };
 
@@ -84,7 +89,7 @@ class ResNet : public Backbone {
 
   std::shared_ptr<nn::Conv2d> conv1;
   std::shared_ptr<nn::BatchNorm2d> bn1;
-  std::shared_ptr<nn::ReLU> relu;
+  std::shared_ptr<nn::Module> relu;     // ReLU, SiLU or GELU
   std::shared_ptr<nn::Module> maxpool;  // MaxPool2d, or Identity with the CIFAR stem
   std::shared_ptr<nn::Sequential> layer1, layer2, layer3, layer4;
   std::shared_ptr<nn::AdaptiveAvgPool2d> avgpool;
@@ -95,6 +100,9 @@ class ResNet : public Backbone {
   void initialize();
   int64_t num_features_ = 0;
 };
+
+// The activation module of options.activation.
+std::shared_ptr<nn::Module> make_activation(Activation activation);
 
 std::shared_ptr<ResNet> resnet18(ResNetOptions options = {});
 std::shared_ptr<ResNet> resnet34(ResNetOptions options = {});

@@ -34,9 +34,11 @@ Tensor sinusoidal_time_embedding(const Tensor& timesteps, int64_t dim, TensorOpt
 ResidualBlock::ResidualBlock(int64_t in_channels, int64_t out_channels, int64_t time_channels, int64_t groups,
                              double dropout_probability) {
   norm1 = register_module("norm1", std::make_shared<nn::GroupNorm>(groups, in_channels));
+  act1 = register_module("act1", std::make_shared<nn::SiLU>());
   conv1 = register_module("conv1", std::make_shared<nn::Conv2d>(in_channels, out_channels, 3, nn::Conv2dOptions{.padding = 1}));
   time_projection = register_module("time_projection", std::make_shared<nn::Linear>(time_channels, out_channels));
   norm2 = register_module("norm2", std::make_shared<nn::GroupNorm>(groups, out_channels));
+  act2 = register_module("act2", std::make_shared<nn::SiLU>());
   dropout = register_module("dropout", std::make_shared<nn::Dropout>(dropout_probability));
   conv2 = register_module("conv2", std::make_shared<nn::Conv2d>(out_channels, out_channels, 3, nn::Conv2dOptions{.padding = 1}));
   if (in_channels != out_channels)
@@ -55,8 +57,8 @@ Tensor ResidualBlock::forward(const std::vector<Tensor>& inputs) {
               x.defined() ? describe(x) : "undefined", " and ", time.defined() ? describe(time) : "undefined");
   // The time projection [N, C] is added to every position: viewed as [N, C, 1, 1].
   const Tensor time_bias = (*time_projection)(time).unsqueeze(-1).unsqueeze(-1);
-  Tensor h = add((*conv1)(silu((*norm1)(x))), time_bias);
-  h = (*conv2)((*dropout)(silu((*norm2)(h))));
+  Tensor h = add((*conv1)((*act1)((*norm1)(x))), time_bias);
+  h = (*conv2)((*dropout)((*act2)((*norm2)(h))));
   return add((*skip)(x), h);
 }
 
@@ -202,6 +204,7 @@ UNet::UNet(UNetOptions options_in) : options(checked(options_in)), time_channels
   }
 
   norm_out = register_module("norm_out", std::make_shared<nn::GroupNorm>(options.groups, channels));
+  act_out = register_module("act_out", std::make_shared<nn::SiLU>());
   conv_out = register_module("conv_out", std::make_shared<nn::Conv2d>(channels, options.out_channels.value_or(options.in_channels),
                                                                       3, nn::Conv2dOptions{.padding = 1}));
 }
@@ -248,7 +251,7 @@ Tensor UNet::forward(const std::vector<Tensor>& inputs) {
       h = entry(h);
     }
   }
-  return (*conv_out)(silu((*norm_out)(h)));
+  return (*conv_out)((*act_out)((*norm_out)(h)));
 }
 
 std::shared_ptr<UNet> ddpm_unet(UNetOptions options) { return std::make_shared<UNet>(options); }

@@ -30,6 +30,7 @@
 #include <optional>
 #include <vector>
 
+#include "engine/nn/activation.h"
 #include "engine/nn/container.h"
 #include "engine/nn/conv.h"
 #include "engine/nn/dropout.h"
@@ -65,6 +66,7 @@ class ResidualBlock : public nn::Module {
   Tensor forward(const std::vector<Tensor>& inputs) override;  // {x [N, in, H, W], time [N, time_channels]}
 
   std::shared_ptr<nn::GroupNorm> norm1, norm2;
+  std::shared_ptr<nn::SiLU> act1, act2;  // modules, so the Approx-BP switch (models/memory.h) reaches them
   std::shared_ptr<nn::Conv2d> conv1, conv2;
   std::shared_ptr<nn::Linear> time_projection;
   std::shared_ptr<nn::Dropout> dropout;
@@ -139,6 +141,7 @@ class UNet : public nn::Module {
   std::shared_ptr<SelfAttention2d> middle_attention;
   std::shared_ptr<nn::ModuleList> up;    // UNetBlock and UpsampleConv entries, in order
   std::shared_ptr<nn::GroupNorm> norm_out;
+  std::shared_ptr<nn::SiLU> act_out;
   std::shared_ptr<nn::Conv2d> conv_out;
 
  private:

@@ -437,6 +437,17 @@ std::string scaling_summary(const Recipe& recipe) {
 
 }  // namespace
 
+MemoryRecipe read_memory(const ConfigSection& section) {
+  MemoryRecipe out;
+  out.options.approx_bp = section.get("approx_bp", false);
+  out.options.ms_norm = section.get("ms_norm", false);
+  const std::string checkpoint = section.choice("checkpoint", "none", {"none", "blocks"});
+  out.options.checkpoint =
+      checkpoint == "blocks" ? models::CheckpointGranularity::blocks : models::CheckpointGranularity::none;
+  for (const char* key : {"approx_bp", "ms_norm", "checkpoint"}) out.origins[key] = section.origin_of(key);
+  return out;
+}
+
 const std::vector<std::string>& dataset_names() {
   static const std::vector<std::string> names = {"fashion_mnist", "mnist", "cifar10", "cifar100", "image_folder",
                                                  "synthetic"};
@@ -461,6 +472,7 @@ Recipe read_recipe(const ConfigTree& tree, const std::string& default_run_name) 
   if (!model_node || model_node->kind != ConfigNode::Kind::map)
     root.fail_at("model", "is required: a section with the model's name and options (model: {name: resnet18})");
   recipe.model = read_model(root.section("model"), model_node, recipe.data, recipe.task);
+  recipe.model.memory = read_memory(root.section("memory"));
   recipe.optimizer = read_optimizer(root.section("optimizer"));
   recipe.train = read_train(root.section("train"), learns_features);
   recipe.schedule = read_schedule(root.section("schedule"), recipe.train.epochs);

@@ -9,6 +9,7 @@
 //   schedule:  {name: warmup_cosine, warmup_epochs: 1}
 //   train:     {epochs: 3, label_smoothing: 0.0, ema: {enabled: true, momentum: 0.999}}
 //   eval:      {every_epochs: 1}
+//   memory:    {approx_bp: false, ms_norm: false, checkpoint: none}   (models/memory.h)
 //
 // read_recipe reads every key through ConfigSection (training/config_tree.h), each with its default, so
 // that (1) a key nobody reads — a typo — is refused with its file:line and a "did you mean", (2) every
@@ -26,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "models/memory.h"
 #include "models/registry.h"
 #include "training/config_tree.h"
 #include "training/data/transforms.h"
@@ -74,11 +76,18 @@ struct DataRecipe {
   ImageFolderRecipe image_folder;         // read when dataset is image_folder (root/train, root/test)
 };
 
+// The `memory:` section (models/memory.h): {approx_bp: true, ms_norm: true, checkpoint: blocks}.
+struct MemoryRecipe {
+  models::MemoryOptions options;
+  std::map<std::string, std::string> origins;  // key -> "recipe.yaml:12", for a switch the model cannot take
+};
+
 struct ModelRecipe {
   std::string name;
   models::ModelOptions options;                // every key but name, as create_model takes them
   std::map<std::string, std::string> origins;  // key -> "recipe.yaml:12", for errors create_model raises
   std::string name_origin;
+  MemoryRecipe memory;  // the memory: section, applied by make_model to every model it builds
 };
 
 struct OptimizerRecipe {

@@ -77,14 +77,27 @@ data::Pipeline make_pipeline(const DataRecipe& recipe, data::Split split) {
 }
 
 std::shared_ptr<nn::Module> make_model(const ModelRecipe& recipe) {
+  std::shared_ptr<nn::Module> model;
   try {
-    return models::create_model(recipe.name, recipe.options);
+    model = models::create_model(recipe.name, recipe.options);
   } catch (const Error& error) {
     const std::string message = error.what();
     for (const auto& [key, origin] : recipe.origins)
       if (message.find("option '" + key + "'") != std::string::npos) fail(origin, ": model.", key, ": ", message);
     fail(recipe.name_origin, ": model: ", message);
   }
+  // A switch that finds nothing to change in this model is a mistake in the recipe, not a no-op.
+  const models::MemoryOptions& memory = recipe.memory.options;
+  const models::MemoryReport changed = models::apply_memory_options(*model, memory);
+  auto refuse = [&](const char* key, const char* what) {
+    fail(recipe.memory.origins.at(key), ": memory.", key, ": model ", recipe.name, " has ", what);
+  };
+  if (memory.approx_bp && changed.approx_activations == 0)
+    refuse("approx_bp", "no GELU or SiLU activation (a ResNet takes model.activation: silu or gelu)");
+  if (memory.ms_norm && changed.memory_sharing_norms == 0) refuse("ms_norm", "no LayerNorm that feeds a Linear");
+  if (memory.checkpoint != models::CheckpointGranularity::none && changed.checkpointed_blocks == 0)
+    refuse("checkpoint", "no blocks to checkpoint");
+  return model;
 }
 
 double effective_learning_rate(const OptimizerRecipe& recipe, int64_t batch_size) {

@@ -25,7 +25,8 @@ std::shared_ptr<const data::Dataset> make_dataset(const DataRecipe& recipe, data
 // data.train_transforms or data.test_transforms as a pipeline.
 data::Pipeline make_pipeline(const DataRecipe& recipe, data::Split split);
 
-// models::create_model with the recipe's options; its errors are reported at the model key they concern.
+// models::create_model with the recipe's options, then the memory: switches (models/memory.h); errors are
+// reported at the model or memory key they concern.
 std::shared_ptr<nn::Module> make_model(const ModelRecipe& recipe);
 
 // The learning rate the run uses: optimizer.lr, scaled by batch_size / lr_base_batch_size when that is set.

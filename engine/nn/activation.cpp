@@ -8,12 +8,21 @@ namespace vireo::nn {
 
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }
 
-Tensor GELU::forward(const Tensor& x) { return gelu(x, approximate); }
+Tensor GELU::forward(const Tensor& x) {
+  if (approx_backward) {
+    VIREO_CHECK(approximate == GeluApproximation::none,
+                "GELU: approx_backward (ReGELU2) is fitted to the exact-erf GELU, not approximate='tanh'");
+    return regelu2(x);
+  }
+  return gelu(x, approximate);
+}
 std::string GELU::extra_repr() const {
-  return approximate == GeluApproximation::tanh ? "approximate='tanh'" : "approximate='none'";
+  return std::string(approximate == GeluApproximation::tanh ? "approximate='tanh'" : "approximate='none'") +
+         (approx_backward ? ", approx_backward=True" : "");
 }
 
-Tensor SiLU::forward(const Tensor& x) { return silu(x); }
+Tensor SiLU::forward(const Tensor& x) { return approx_backward ? resilu2(x) : silu(x); }
+std::string SiLU::extra_repr() const { return approx_backward ? "approx_backward=True" : ""; }
 Tensor Sigmoid::forward(const Tensor& x) { return sigmoid(x); }
 Tensor Tanh::forward(const Tensor& x) { return tanh(x); }
 

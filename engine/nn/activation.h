@@ -14,6 +14,8 @@ class ReLU : public Module {
 };
 
 // GELU(x) = x·Φ(x) with the exact erf, or the tanh approximation (GPT-2's) when asked.
+// approx_backward: ReGELU2 (engine/ops/activation.h) — the same exact-erf forward, a backward from 2-bit
+// codes, so the graph does not keep the input (exact-erf form only).
 class GELU : public Module {
  public:
   explicit GELU(GeluApproximation approximate = GeluApproximation::none) : approximate(approximate) {}
@@ -21,12 +23,16 @@ class GELU : public Module {
   Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;
   const GeluApproximation approximate;
+  bool approx_backward = false;
 };
 
+// approx_backward: ReSiLU2 — the exact SiLU forward, a backward from 2-bit codes.
 class SiLU : public Module {
  public:
   using Module::forward;
   Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+  bool approx_backward = false;
 };
 
 class Sigmoid : public Module {

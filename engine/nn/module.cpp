@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "engine/autograd.h"
+#include "engine/nn/checkpoint.h"
 
 namespace vireo::nn {
 namespace {
@@ -408,13 +409,24 @@ Tensor Module::forward(const std::vector<Tensor>& inputs) {
 }
 
 Tensor Module::operator()(const Tensor& x) {
+  if (checkpointed_ && training_ && grad_enabled()) return call_checkpointed({x});
   if (!hooks_ || hooks_->size() == 0) return forward(x);
   return call_with_hooks({x});
 }
 
 Tensor Module::operator()(const std::vector<Tensor>& inputs) {
+  if (checkpointed_ && training_ && grad_enabled()) return call_checkpointed(inputs);
   if (!hooks_ || hooks_->size() == 0) return forward(inputs);
   return call_with_hooks(inputs);
+}
+
+// The hooked call, through checkpoint: the module must outlive the backward of the graph it records.
+Tensor Module::call_checkpointed(const std::vector<Tensor>& inputs) {
+  auto call = [this](const std::vector<Tensor>& in) {
+    if (hooks_ && hooks_->size() > 0) return call_with_hooks(in);
+    return in.size() == 1 ? forward(in[0]) : forward(in);
+  };
+  return checkpoint(call, inputs, parameters(), buffers());
 }
 
 // Each list is copied before it runs, so a hook may add or remove hooks: one removed meanwhile is skipped,

@@ -116,6 +116,11 @@ class Module : public std::enable_shared_from_this<Module> {
   virtual Tensor forward(const Tensor& x);
   virtual Tensor forward(const std::vector<Tensor>& inputs);
 
+  // Activation checkpointing (engine/nn/checkpoint.h): when on, a call in training mode with gradients
+  // recorded keeps none of this module's inner activations and recomputes them in the backward.
+  void set_checkpointed(bool on = true) { checkpointed_ = on; }
+  bool checkpointed() const { return checkpointed_; }
+
   // Hooks on the submodule at `path` ("" = this module); see engine/nn/hooks.h.
   HookHandle register_forward_hook(const std::string& path, ForwardHook hook);
   HookHandle register_forward_pre_hook(const std::string& path, ForwardPreHook hook);
@@ -149,12 +154,14 @@ class Module : public std::enable_shared_from_this<Module> {
   void convert_tensors(const std::function<bool(const Tensor&)>& wanted,
                        const std::function<Tensor(const Tensor&)>& convert);
   Tensor call_with_hooks(std::vector<Tensor> inputs);
+  Tensor call_checkpointed(const std::vector<Tensor>& inputs);
 
   std::vector<std::pair<std::string, Tensor>> parameters_;
   std::vector<Buffer> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   std::shared_ptr<HookRegistry> hooks_;  // created on the first registration
   bool training_ = true;
+  bool checkpointed_ = false;
 };
 
 std::ostream& operator<<(std::ostream& os, const Module& module);

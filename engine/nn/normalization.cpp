@@ -6,6 +6,8 @@
 #include "engine/nn/init.h"
 #include "engine/nn/repr.h"
 #include "engine/ops/creation.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/linalg.h"
 #include "engine/ops/normalization.h"
 
 namespace vireo::nn {
@@ -127,12 +129,49 @@ Tensor LayerNorm::forward(const Tensor& x) {
   VIREO_CHECK(x.defined() && x.dim() >= trailing &&
                   Shape(x.shape().end() - trailing, x.shape().end()) == normalized_shape,
               "LayerNorm: expects an input whose trailing shape is ", normalized_shape, ", got ", describe(x));
+  if (memory_sharing_) {
+    fold_affine();
+    return ms_layer_norm(x, eps);
+  }
   return layer_norm(x, normalized_shape, weight, bias, eps);
+}
+
+void LayerNorm::share_memory_with(const std::shared_ptr<Linear>& next) {
+  VIREO_CHECK(next != nullptr, "LayerNorm.share_memory_with: the next Linear is null");
+  VIREO_CHECK(normalized_shape.size() == 1 && next->in_features == normalized_shape[0],
+              "LayerNorm.share_memory_with: normalized_shape ", normalized_shape, " does not match the Linear's ",
+              next->in_features, " input features");
+  VIREO_CHECK(!bias.defined() || next->bias.defined(),
+              "LayerNorm.share_memory_with: the LayerNorm's bias cannot be folded into a Linear without bias");
+  memory_sharing_ = true;
+  folded_into_ = next;
+  if (weight.defined()) weight.requires_grad_(false);
+  if (bias.defined()) bias.requires_grad_(false);
+  // Versions that no weight can have yet, so the first fold always runs.
+  folded_weight_version_ = folded_bias_version_ = ~uint64_t{0};
+  fold_affine();
+}
+
+void LayerNorm::fold_affine() {
+  const bool weight_changed = weight.defined() && weight.version() != folded_weight_version_;
+  const bool bias_changed = bias.defined() && bias.version() != folded_bias_version_;
+  if (!weight_changed && !bias_changed) return;
+  const std::shared_ptr<Linear> next = folded_into_.lock();
+  VIREO_CHECK(next != nullptr, "LayerNorm: the Linear it shares memory with no longer exists");
+  NoGrad no_grad;
+  const int64_t width = normalized_shape[0];
+  // b′ = b + W·β first (with the W of before the fold), then W′ = W·diag(γ).
+  if (bias.defined()) next->bias.copy_(add(next->bias, matmul(next->weight, bias.view({width, 1})).view({-1})));
+  if (weight.defined()) next->weight.copy_(mul(next->weight, weight.view({1, width})));
+  if (weight.defined()) weight.fill_(1.0);
+  if (bias.defined()) bias.zero_();
+  folded_weight_version_ = weight.defined() ? weight.version() : 0;
+  folded_bias_version_ = bias.defined() ? bias.version() : 0;
 }
 
 std::string LayerNorm::extra_repr() const {
   return repr_tuple(normalized_shape) + ", eps=" + repr_float(eps) +
-         ", elementwise_affine=" + repr_bool(elementwise_affine);
+         ", elementwise_affine=" + repr_bool(elementwise_affine) + (memory_sharing_ ? ", memory_sharing=True" : "");
 }
 
 // ---- GroupNorm ----

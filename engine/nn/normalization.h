@@ -4,6 +4,7 @@
 
 #include <optional>
 
+#include "engine/nn/linear.h"
 #include "engine/nn/module.h"
 
 namespace vireo::nn {
@@ -77,10 +78,25 @@ class LayerNorm : public Module {
   void reset_parameters() override;
   std::string extra_repr() const override;
 
+  // Memory-sharing mode (MS-LayerNorm, METHODS.md §3) for a layer whose output is read by the Linear
+  // `next` alone: folds the affine into it, W′ = W·diag(γ), b′ = b + W·β, leaves γ = 1, β = 0 frozen
+  // (requires_grad off; the names stay, so a checkpoint loads into the plain model and back), and from then
+  // on normalizes with ms_layer_norm, whose saved output is the Linear's saved input. A γ or β written later
+  // (a plain checkpoint loaded into the model, with its unfolded W and b) is folded again at the next forward.
+  void share_memory_with(const std::shared_ptr<Linear>& next);
+  bool shares_memory() const { return memory_sharing_; }
+
   const Shape normalized_shape;
   const double eps;
   const bool elementwise_affine;
   Tensor weight, bias;
+
+ private:
+  void fold_affine();  // into the Linear, when γ or β changed since the last fold
+
+  bool memory_sharing_ = false;
+  std::weak_ptr<Linear> folded_into_;
+  uint64_t folded_weight_version_ = 0, folded_bias_version_ = 0;
 };
 
 struct GroupNormOptions {

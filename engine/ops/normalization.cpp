@@ -129,6 +129,55 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                 {xc, w});
 }
 
+namespace {
+
+void check_memory_sharing_input(const char* op, const Tensor& x, double eps) {
+  check_input(op, x);
+  VIREO_CHECK(x.dim() >= 1 && x.size(-1) > 0, op, ": needs an input [..., D] with D > 0, got ", describe(x));
+  VIREO_CHECK(eps > 0.0, op, ": eps must be positive, got ", eps, " (input ", describe(x), ")");
+}
+
+// Records the memory-sharing backward: it reads only y (the output itself, detached) and rstd [..., 1].
+Tensor record_memory_sharing_norm(const char* op, const Tensor& x, const Tensor& y, const Tensor& rstd,
+                                  bool subtract_mean) {
+  const Tensor saved_y = y.detach();
+  return record(op, y, {x}, [saved_y, rstd, subtract_mean](const Tensor& g) {
+    const Tensor projection = mul(saved_y, mean(mul(g, saved_y), {-1}, true));  // y·mean(g⊙y)
+    Tensor centered = sub(g, projection);
+    if (subtract_mean) centered = sub(centered, mean(g, {-1}, true));
+    return std::vector<Tensor>{mul(centered, rstd)};
+  }, {saved_y, rstd});
+}
+
+}  // namespace
+
+Tensor ms_layer_norm(const Tensor& x, double eps) {
+  const char* op = "ms_layer_norm";
+  check_memory_sharing_input(op, x, eps);
+  const int64_t width = x.size(-1), rows = x.numel() / width;
+  Shape row_shape = x.shape();
+  row_shape.back() = 1;
+  const Tensor xc = detached_contiguous(x);
+  Tensor out = Tensor::empty(x.shape(), x.options());
+  const Tensor mean_per_row = Tensor::empty({rows}, x.options()), rstd = Tensor::empty({rows}, x.options());
+  kernels::layer_norm_forward(x.device(), xc.view({rows, width}), Tensor(), Tensor(), out.view({rows, width}),
+                              mean_per_row, rstd, eps);
+  return record_memory_sharing_norm(op, x, out, rstd.view(row_shape), true);
+}
+
+Tensor ms_rms_norm(const Tensor& x, double eps) {
+  const char* op = "ms_rms_norm";
+  check_memory_sharing_input(op, x, eps);
+  Tensor out, rstd;
+  {
+    NoGrad no_grad;
+    const Tensor plain = x.detach();
+    rstd = rsqrt(add(mean(mul(plain, plain), {-1}, true), eps));
+    out = mul(plain, rstd);
+  }
+  return record_memory_sharing_norm(op, x, out, rstd, false);
+}
+
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps) {
   const char* op = "group_norm";
   check_input(op, x);

@@ -16,7 +16,7 @@ TEST_CASE("model_names lists every model in the registry") {
   CHECK(models::model_names() == std::vector<std::string>{"resnet18", "resnet34", "resnet50", "vit_tiny", "vit_small",
                                                           "vit_base", "vit", "ddpm_unet", "p4_resnet"});
   CHECK(models::model_option_names("resnet18") ==
-        std::vector<std::string>{"num_classes", "stem", "in_channels", "width", "zero_init_residual"});
+        std::vector<std::string>{"num_classes", "stem", "in_channels", "width", "zero_init_residual", "activation"});
   const auto vit_keys = models::model_option_names("vit");
   CHECK(vit_keys.size() == 13);
   CHECK(std::find(vit_keys.begin(), vit_keys.end(), "attention_dropout") != vit_keys.end());

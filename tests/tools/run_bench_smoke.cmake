@@ -3,8 +3,35 @@
 # promises. No timing is asserted; the forward GFLOP of ResNet-18 and the ViT are checked against the
 # scripts' formulas, recomputed here.
 #
-#   cmake -DVIREO=<path to bin/vireo> -DWORKLOAD=resnet18_cifar|vit_tiny|ddpm_unet|byol_resnet18|gemm
+# vit_tiny_memory: the ViT with the three memory switches and --memory, checked for what the switches
+# changed and for the per-phase memory (the forward leaves the graph's saved tensors held; backward frees them).
+#
+#   cmake -DVIREO=<path to bin/vireo> -DWORKLOAD=resnet18_cifar|vit_tiny|vit_tiny_memory|ddpm_unet|byol_resnet18|gemm
 #         -P run_bench_smoke.cmake
+if(WORKLOAD STREQUAL "vit_tiny_memory")
+  execute_process(COMMAND ${VIREO} bench --model vit_tiny --batch 2 --steps 1 --warmup 0 --threads 1 --depth 2
+                          --approx-bp --ms-norm --checkpoint-blocks --memory
+                  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "vireo bench --memory exited with ${rc}:\n${err}")
+  endif()
+  string(STRIP "${out}" line)
+  string(JSON activations GET "${line}" memory_switches approx_activations)
+  string(JSON norms GET "${line}" memory_switches memory_sharing_norms)
+  string(JSON blocks GET "${line}" memory_switches checkpointed_blocks)
+  if(NOT activations EQUAL 2 OR NOT norms EQUAL 4 OR NOT blocks EQUAL 2)
+    message(FATAL_ERROR "vireo bench: expected 2 activations, 4 norms and 2 blocks switched:\n${line}")
+  endif()
+  string(JSON start GET "${line}" memory_phases zero_grad held_mib)
+  string(JSON after_forward GET "${line}" memory_phases forward held_mib)
+  string(JSON after_backward GET "${line}" memory_phases backward held_mib)
+  string(JSON backward_peak GET "${line}" memory_phases backward peak_mib)
+  if(NOT after_forward GREATER start OR NOT backward_peak GREATER after_backward)
+    message(FATAL_ERROR "vireo bench --memory: the forward should leave tensors held and the backward peak above "
+                        "its end:\n${line}")
+  endif()
+  return()
+endif()
 if(WORKLOAD STREQUAL "gemm")
   set(args bench --gemm 64 --threads 1)
   set(keys gemm_n threads gflop_per_s gflop_per_s_best fma_peak_gflop_per_s fraction_of_peak)

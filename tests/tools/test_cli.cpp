@@ -376,6 +376,8 @@ TEST_CASE("cli refuses: bench without a workload and with an unknown one") {
   check_refused({"bench"}, folder, {"give --model or --gemm"});
   check_refused({"bench", "--model", "resnet19"}, folder, {"--model", "resnet19"});
   check_refused({"bench", "--model", "resnet18_cifar", "--gemm", "64"}, folder, {"excludes"});
+  check_refused({"bench", "--model", "resnet18_cifar", "--ms-norm", "--steps", "1"}, folder,
+                {"--ms-norm", "no LayerNorm"});
 }
 
 // ---- vireo sample ----

@@ -248,3 +248,31 @@ TEST_CASE("recipe: scaling applies the optimizer's rule and the EMA rule and lis
   check_error([] { parse(kMinimal + "optimizer:\n  lr_base_batch_size: 256\nscaling:\n  base_batch_size: 256\n"); },
               {"lr_base_batch_size", "scaling.base_batch_size"});
 }
+
+TEST_CASE("recipe: the memory switches are read and applied to the model or named by key and line") {
+  const std::string vit = "model:\n  name: vit\n  image_size: 8\n  patch_size: 4\n  depth: 2\n  width: 8\n  heads: 2\n";
+  const Recipe recipe = parse(vit + "memory:\n  approx_bp: true\n  ms_norm: true\n  checkpoint: blocks\n");
+  CHECK(recipe.model.memory.options.approx_bp);
+  CHECK(recipe.model.memory.options.ms_norm);
+  CHECK(recipe.model.memory.options.checkpoint == models::CheckpointGranularity::blocks);
+  const auto model = make_model(recipe.model);
+  auto& block = dynamic_cast<models::Block&>(model->find("blocks.1"));
+  CHECK(block.checkpointed());
+  CHECK(block.norm1->shares_memory());
+  CHECK(block.mlp->act->approx_backward);
+  CHECK(recipe.resolved_yaml.find("ms_norm: true") != std::string::npos);
+
+  // Off by default; an unknown key, a bad choice, or a switch the model has nothing for is an error at its line.
+  CHECK_FALSE(parse(vit).model.memory.options.approx_bp);
+  check_error([] { parse("model:\n  name: resnet18\nmemory:\n  approx: true\n"); },
+              {"recipe.yaml:4", "unknown key memory.approx"});
+  check_error([] { parse("model:\n  name: resnet18\nmemory:\n  checkpoint: layers\n"); },
+              {"recipe.yaml:4", "memory.checkpoint", "'layers' is not one of: none, blocks"});
+  check_error([] { make_model(parse("model:\n  name: resnet18\n  width: 0.125\nmemory:\n  approx_bp: true\n").model); },
+              {"recipe.yaml:5", "memory.approx_bp", "no GELU or SiLU", "activation: silu"});
+  check_error([] { make_model(parse("model:\n  name: resnet18\n  width: 0.125\nmemory:\n  ms_norm: true\n").model); },
+              {"recipe.yaml:5", "memory.ms_norm", "no LayerNorm that feeds a Linear"});
+  const auto silu_resnet = make_model(
+      parse("model:\n  name: resnet18\n  width: 0.125\n  activation: silu\nmemory:\n  approx_bp: true\n").model);
+  CHECK(dynamic_cast<nn::SiLU&>(silu_resnet->find("layer1.0.relu")).approx_backward);
+}

@@ -28,6 +28,7 @@
 #include "engine/optim/sgd.h"
 #include "engine/random.h"
 #include "engine/storage.h"
+#include "models/memory.h"
 #include "models/resnet.h"
 #include "models/unet.h"
 #include "models/vit.h"
@@ -133,16 +134,28 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const std::string& name, const 
 
 // ---- the workloads ----
 
+// The phases of a step, for the memory breakdown: each workload's step calls reached(phase) when a phase
+// ends; the runner installs a probe there for one untimed step (and nothing for the timed ones).
+enum class Phase { zero_grad, forward, backward, optimizer };
+
 // What the timer needs from a workload: one full training step, returning the loss (read with item(),
 // which is also where the scripts wait for the step to finish).
 class Workload {
  public:
   virtual ~Workload() = default;
   virtual double step() = 0;
+  // The modules the step trains (the memory switches apply to these).
+  virtual std::vector<nn::Module*> trained_modules() = 0;
 
   int64_t parameters = 0;
   double gflop_per_img = 0.0;
   double train_gflop_per_img = 0.0;
+  std::function<void(Phase)> probe;
+
+ protected:
+  void reached(Phase phase) const {
+    if (probe) probe(phase);
+  }
 };
 
 // resnet18_cifar and vit_tiny: images -> logits -> cross-entropy against random labels.
@@ -164,11 +177,16 @@ class ClassifierWorkload : public Workload {
 
   double step() override {
     optimizer_->zero_grad();
+    reached(Phase::zero_grad);
     Tensor loss = cross_entropy((*model_)(images_), labels_);
+    reached(Phase::forward);
     loss.backward();
+    reached(Phase::backward);
     optimizer_->step();
+    reached(Phase::optimizer);
     return loss.item();
   }
+  std::vector<nn::Module*> trained_modules() override { return {model_.get()}; }
 
  private:
   std::shared_ptr<nn::Module> model_;
@@ -238,11 +256,16 @@ class DiffusionWorkload : public Workload {
     const Tensor alpha_bar_t = index_select(alpha_bar_, 0, t).view({batch_, 1, 1, 1});
     const Tensor noisy = add(mul(sqrt(alpha_bar_t), clean_), mul(sqrt(1.0 - alpha_bar_t), noise));
     optimizer_->zero_grad();
+    reached(Phase::zero_grad);
     Tensor loss = mse_loss((*model_)(noisy, t), noise);
+    reached(Phase::forward);
     loss.backward();
+    reached(Phase::backward);
     optimizer_->step();
+    reached(Phase::optimizer);
     return loss.item();
   }
+  std::vector<nn::Module*> trained_modules() override { return {model_.get()}; }
 
  private:
   std::shared_ptr<models::UNet> model_;
@@ -302,6 +325,7 @@ class BYOLWorkload : public Workload {
 
   double step() override {
     optimizer_->zero_grad();
+    reached(Phase::zero_grad);
     const Tensor prediction = normalize((*predictor_)((*online_)(views_)), 2.0, 1);
     Tensor projection;
     {
@@ -314,7 +338,9 @@ class BYOLWorkload : public Workload {
       return mean(2.0 - 2.0 * cosine);
     };
     Tensor loss = add(pair_loss(0, 1), pair_loss(1, 0));
+    reached(Phase::forward);
     loss.backward();
+    reached(Phase::backward);
     optimizer_->step();
     {
       NoGrad no_grad;
@@ -324,8 +350,10 @@ class BYOLWorkload : public Workload {
       }
       for (size_t i = 0; i < target_buffers_.size(); ++i) target_buffers_[i].copy_(online_buffers_[i]);
     }
+    reached(Phase::optimizer);
     return loss.item();
   }
+  std::vector<nn::Module*> trained_modules() override { return {online_.get(), predictor_.get()}; }
 
  private:
   // Linear(in, 4096) -> BatchNorm1d -> ReLU -> Linear(4096, 256): the script's mlp().
@@ -345,6 +373,24 @@ class BYOLWorkload : public Workload {
   std::unique_ptr<optim::Optimizer> optimizer_;
   Tensor views_;
 };
+
+// One more (untimed) step with the allocator read at each phase's end: what is held then, and the peak
+// within the phase. The first phase starts from the step's entry.
+std::vector<PhaseMemory> measure_memory_phases(Workload& workload) {
+  Allocator& allocator = allocator_for(Device::cpu());
+  std::vector<PhaseMemory> phases;
+  allocator.reset_peak();
+  workload.probe = [&](Phase phase) {
+    static constexpr const char* names[] = {"zero_grad", "forward", "backward", "optimizer"};
+    const MemoryStats stats = allocator.stats();
+    phases.push_back({names[static_cast<int>(phase)], static_cast<double>(stats.bytes_in_use) / 1048576.0,
+                      static_cast<double>(stats.peak_bytes_in_use) / 1048576.0});
+    allocator.reset_peak();
+  };
+  workload.step();
+  workload.probe = nullptr;
+  return phases;
+}
 
 // The script's default optimizer for each workload.
 std::string default_optimizer(const std::string& model) {
@@ -403,8 +449,25 @@ BenchResult run_model_bench(const ModelBenchOptions& options) {
     workload = std::make_unique<BYOLWorkload>(optimizer, options.batch, generator);
   }
 
+  const models::MemoryOptions& switches = options.memory_switches;
+  if (switches.approx_bp || switches.ms_norm || switches.checkpoint != models::CheckpointGranularity::none) {
+    models::MemoryReport changed;
+    for (nn::Module* module : workload->trained_modules()) {
+      const models::MemoryReport part = models::apply_memory_options(*module, switches);
+      changed.approx_activations += part.approx_activations;
+      changed.memory_sharing_norms += part.memory_sharing_norms;
+      changed.checkpointed_blocks += part.checkpointed_blocks;
+    }
+    VIREO_CHECK(!switches.approx_bp || changed.approx_activations > 0, "bench: --approx-bp: ", options.model,
+                " has no GELU or SiLU activation");
+    VIREO_CHECK(!switches.ms_norm || changed.memory_sharing_norms > 0, "bench: --ms-norm: ", options.model,
+                " has no LayerNorm that feeds a Linear");
+    result.memory_switches = changed;
+  }
+
   for (int64_t i = 0; i < options.warmup; ++i) workload->step();
   Allocator& allocator = allocator_for(Device::cpu());
+  if (options.memory_breakdown) result.memory_phases = measure_memory_phases(*workload);
   const size_t system_allocations_before = allocator.stats().system_allocations;
   for (int64_t i = 0; i < options.steps; ++i) {
     const auto start = Clock::now();
@@ -451,6 +514,17 @@ std::string BenchResult::to_json() const {
   j["peak_rss_mib"] = round_to(peak_rss_mib, 1);
   j["peak_tensor_mib"] = round_to(peak_tensor_mib, 1);
   j["system_allocations_timed"] = system_allocations_timed;
+  if (memory_switches) {
+    j["memory_switches"] = {{"approx_activations", memory_switches->approx_activations},
+                            {"memory_sharing_norms", memory_switches->memory_sharing_norms},
+                            {"checkpointed_blocks", memory_switches->checkpointed_blocks}};
+  }
+  if (!memory_phases.empty()) {
+    nlohmann::ordered_json phases = nlohmann::ordered_json::object();
+    for (const PhaseMemory& phase : memory_phases)
+      phases[phase.name] = {{"held_mib", round_to(phase.held_mib, 2)}, {"peak_mib", round_to(phase.peak_mib, 2)}};
+    j["memory_phases"] = phases;
+  }
   j["final_loss"] = round_to(final_loss, 4);
   std::vector<double> step_ms;
   for (double s : step_seconds) step_ms.push_back(round_to(s * 1e3, 1));

@@ -25,12 +25,20 @@
 // `warmup` untimed steps, then `steps` steps each timed with a steady clock; images/s = batch / step time,
 // reported as the median (and min/max) over the timed steps. Memory: the process's peak RSS (getrusage
 // ru_maxrss, as the scripts read it) and the engine allocator's peak bytes held by live tensors.
+//
+// The memory switches of models/memory.h (approx_bp, ms_norm, checkpoint) apply to the trained modules
+// when asked, and `memory_breakdown` adds one untimed step read at each phase's end — zero_grad, forward
+// (the loss computed: what is held now is the graph's saved activations on top of the parameters and
+// optimizer state), backward, optimizer — with the peak within each phase. That step resets the
+// allocator's peak, so peak_tensor_mib then covers the timed steps alone.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "models/memory.h"
 
 namespace vireo::bench {
 
@@ -46,6 +54,15 @@ struct ModelBenchOptions {
   std::optional<int64_t> depth;          // ViT blocks; unset: the script's 6. Refused for other models.
   std::optional<std::string> optimizer;  // "sgd" | "adamw"; unset: the script's default for the model
   uint64_t seed = 0;                     // parameters and synthetic data
+  models::MemoryOptions memory_switches;  // applied to the trained modules (an error if one finds nothing)
+  bool memory_breakdown = false;         // measure the allocator per phase of one extra untimed step
+};
+
+// The allocator at the end of one phase of a step: bytes held by live tensors, and the peak within it.
+struct PhaseMemory {
+  std::string name;  // zero_grad | forward | backward | optimizer
+  double held_mib = 0.0;
+  double peak_mib = 0.0;
 };
 
 struct BenchResult {
@@ -75,6 +92,8 @@ struct BenchResult {
   size_t system_allocations_timed = 0;      // allocator requests that reached the system during timed steps
   double final_loss = 0.0;
   std::vector<double> load_average;         // the machine's 1/5/15-minute load when the run ended
+  std::optional<models::MemoryReport> memory_switches;  // what the switches changed, when any was on
+  std::vector<PhaseMemory> memory_phases;   // with memory_breakdown
 
   std::string to_json() const;  // one line, no trailing newline
 };

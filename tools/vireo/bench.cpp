@@ -2,12 +2,18 @@
 //
 //   vireo bench --model resnet18_cifar|vit_tiny|ddpm_unet|byol_resnet18 [--batch 64] [--steps 20]
 //               [--warmup 3] [--threads 2] [--depth N (vit_tiny)] [--opt sgd|adamw] [--seed 0]
+//               [--approx-bp] [--ms-norm] [--checkpoint-blocks] [--memory]
 //   vireo bench --gemm N [--threads 2]
 //
 // Each workload is exactly the matching script of ../shared/bench/pytorch (tools/bench/workloads.h says
 // how), so tools/bench/compare.sh can run the two alternately and divide: "img_per_s" (median over the
 // timed steps, with "img_per_s_min"/"img_per_s_max"), "peak_rss_mib" (getrusage, as the scripts read it)
 // and "peak_tensor_mib" (the allocator's peak held by live tensors). Nothing here asserts a speed.
+//
+// --approx-bp, --ms-norm, --checkpoint-blocks turn on the memory switches of models/memory.h (the recipe's
+// memory.approx_bp / ms_norm / checkpoint: blocks); --memory adds "memory_phases": one extra untimed step
+// with the tensor memory held at the end of zero_grad, forward, backward and optimizer, and each phase's
+// peak (then "peak_tensor_mib" is the peak over the timed steps alone, the breakdown having reset it).
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -28,6 +34,7 @@ struct BenchArguments {
   CLI::Option* gemm_flag = nullptr;
   CLI::Option* depth_flag = nullptr;
   CLI::Option* optimizer_flag = nullptr;
+  bool checkpoint_blocks = false;
 };
 
 int run_bench(BenchArguments& arguments) {
@@ -40,6 +47,7 @@ int run_bench(BenchArguments& arguments) {
   options.model = arguments.model;
   if (arguments.depth_flag->count()) options.depth = arguments.depth;
   if (arguments.optimizer_flag->count()) options.optimizer = arguments.optimizer;
+  if (arguments.checkpoint_blocks) options.memory_switches.checkpoint = models::CheckpointGranularity::blocks;
   std::printf("%s\n", bench::run_model_bench(options).to_json().c_str());
   return 0;
 }
@@ -65,6 +73,10 @@ Subcommand add_bench_command(CLI::App& vireo) {
   arguments->optimizer_flag = app->add_option("--opt,--optimizer", arguments->optimizer, "the script's default unless given")
                                   ->check(CLI::IsMember({"sgd", "adamw"}));
   app->add_option("--seed", options.seed, "parameters and synthetic data")->capture_default_str();
+  app->add_flag("--approx-bp", options.memory_switches.approx_bp, "ReGELU2/ReSiLU2 backward (memory.approx_bp)");
+  app->add_flag("--ms-norm", options.memory_switches.ms_norm, "MS-LayerNorm before each Linear (memory.ms_norm)");
+  app->add_flag("--checkpoint-blocks", arguments->checkpoint_blocks, "recompute each block in backward (memory.checkpoint)");
+  app->add_flag("--memory", options.memory_breakdown, "tensor memory per phase of one extra step");
   return {app, [arguments] { return run_bench(*arguments); }};
 }
 

@@ -3,7 +3,11 @@
 
 #include <mpi.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -41,32 +45,77 @@ int checked_count(int64_t count, const char* collective) {
 }
 
 
-// Waits for `request`, polling; past the deadline the job is ended (the other ranks are not coming).
-void wait_with_deadline(MPI_Request& request, const char* collective, int rank, double timeout_seconds) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
-  int done = 0;
-  for (int64_t polls = 0;; ++polls) {
-    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
-    if (done) return;
-    if (polls % 1024 == 1023 && std::chrono::steady_clock::now() > deadline) {
-      std::fprintf(stderr, "vireo: rank %d: %s waited %.0f s for the other ranks (did one die?); ending the job\n",
-                   rank, collective, timeout_seconds);
-      std::fflush(stderr);
-      MPI_Abort(MPI_COMM_WORLD, 1);
+// Ends the process when a collective has waited longer than the timeout: a thread that wakes a few
+// times a second and looks at when the collective in progress (if any) began. MPI's own blocking
+// collectives do the waiting (they are its fastest); the watchdog only keeps a missing rank from turning
+// into a hang. It exits the process, which mpirun sees as a rank failing, and so ends every other rank.
+class CollectiveWatchdog {
+ public:
+  CollectiveWatchdog(int rank, double timeout_seconds)
+      : rank_(rank), timeout_seconds_(timeout_seconds), thread_([this] { watch(); }) {}
+  ~CollectiveWatchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
     }
-    std::this_thread::yield();
+    woken_.notify_one();
+    thread_.join();
   }
-}
+  void begin(const char* collective) {
+    collective_.store(collective);
+    started_.store(now_nanoseconds());
+  }
+  void end() { started_.store(0); }
+
+ private:
+  static int64_t now_nanoseconds() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  void watch() {
+    const auto period = std::chrono::duration<double>(std::min(0.1, timeout_seconds_ / 4.0));
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!woken_.wait_for(lock, period, [this] { return stopping_; })) {
+      const int64_t started = started_.load();
+      if (started == 0 || static_cast<double>(now_nanoseconds() - started) * 1e-9 < timeout_seconds_) continue;
+      std::fprintf(stderr, "vireo: rank %d: %s waited %g s for the other ranks (did one die?); ending the job\n",
+                   rank_, collective_.load(), timeout_seconds_);
+      std::fflush(stderr);
+      std::_Exit(1);
+    }
+  }
+
+  const int rank_;
+  const double timeout_seconds_;
+  std::atomic<const char*> collective_{""};
+  std::atomic<int64_t> started_{0};  // steady-clock nanoseconds; 0 when no collective is in progress
+  std::mutex mutex_;
+  std::condition_variable woken_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: it starts once the members above exist
+};
+
+// A collective in progress, for the watchdog's eyes.
+class Watched {
+ public:
+  Watched(CollectiveWatchdog& watchdog, const char* collective) : watchdog_(watchdog) { watchdog_.begin(collective); }
+  ~Watched() { watchdog_.end(); }
+
+ private:
+  CollectiveWatchdog& watchdog_;
+};
 
 class MpiReduction final : public PendingReduction {
  public:
-  MpiReduction(MPI_Request request, int rank, double timeout) : request_(request), rank_(rank), timeout_(timeout) {}
-  void wait() override { wait_with_deadline(request_, "all_reduce_sum", rank_, timeout_); }
+  MpiReduction(MPI_Request request, CollectiveWatchdog& watchdog) : request_(request), watchdog_(watchdog) {}
+  void wait() override {
+    Watched watched(watchdog_, "all_reduce_sum");
+    MPI_Wait(&request_, MPI_STATUS_IGNORE);
+  }
 
  private:
   MPI_Request request_;
-  int rank_;
-  double timeout_;
+  CollectiveWatchdog& watchdog_;
 };
 
 class MpiCommunicator final : public Communicator {
@@ -80,9 +129,10 @@ class MpiCommunicator final : public Communicator {
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
-    timeout_ = collective_timeout_seconds();
+    watchdog_ = std::make_unique<CollectiveWatchdog>(rank_, collective_timeout_seconds());
   }
   ~MpiCommunicator() override {
+    watchdog_.reset();
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (!finalized) MPI_Finalize();
@@ -93,24 +143,24 @@ class MpiCommunicator final : public Communicator {
   std::string backend() const override { return "mpi"; }
 
   void all_reduce_sum(void* values, int64_t count, DType dtype) override {
-    start_all_reduce_sum(values, count, dtype)->wait();
+    Watched watched(*watchdog_, "all_reduce_sum");
+    MPI_Allreduce(MPI_IN_PLACE, values, checked_count(count, "all_reduce_sum"), mpi_type(dtype), MPI_SUM,
+                  MPI_COMM_WORLD);
   }
   std::unique_ptr<PendingReduction> start_all_reduce_sum(void* values, int64_t count, DType dtype) override {
     MPI_Request request;
     MPI_Iallreduce(MPI_IN_PLACE, values, checked_count(count, "all_reduce_sum"), mpi_type(dtype), MPI_SUM,
                    MPI_COMM_WORLD, &request);
-    return std::make_unique<MpiReduction>(request, rank_, timeout_);
+    return std::make_unique<MpiReduction>(request, *watchdog_);
   }
   void broadcast(void* bytes, int64_t size, int root) override {
-    MPI_Request request;
-    MPI_Ibcast(bytes, checked_count(size, "broadcast"), MPI_BYTE, root, MPI_COMM_WORLD, &request);
-    wait_with_deadline(request, "broadcast", rank_, timeout_);
+    Watched watched(*watchdog_, "broadcast");
+    MPI_Bcast(bytes, checked_count(size, "broadcast"), MPI_BYTE, root, MPI_COMM_WORLD);
   }
   void all_gather(const void* sent, void* received, int64_t bytes_per_rank) override {
-    MPI_Request request;
+    Watched watched(*watchdog_, "all_gather");
     const int count = checked_count(bytes_per_rank, "all_gather");
-    MPI_Iallgather(sent, count, MPI_BYTE, received, count, MPI_BYTE, MPI_COMM_WORLD, &request);
-    wait_with_deadline(request, "all_gather", rank_, timeout_);
+    MPI_Allgather(sent, count, MPI_BYTE, received, count, MPI_BYTE, MPI_COMM_WORLD);
   }
   [[noreturn]] void abort(int code) override {
     std::fflush(stdout);
@@ -121,7 +171,7 @@ class MpiCommunicator final : public Communicator {
 
  private:
   int rank_ = 0, size_ = 1;
-  double timeout_ = 300.0;
+  std::unique_ptr<CollectiveWatchdog> watchdog_;
 };
 
 }  // namespace

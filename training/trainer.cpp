@@ -469,6 +469,7 @@ TrainingSummary train(const Recipe& recipe, TrainerOptions options) {
     // The other ranks would wait for this one at their next collective: end them all now.
     std::fprintf(stderr, "vireo: rank %d of %d: %s\n", communicator.rank(), communicator.size(), error.what());
     communicator.abort(1);
+    throw;  // not reached: abort ends the process
   }
 }
 

@@ -98,22 +98,29 @@ const char* kSupervised =
     "train: {epochs: 1, ema: {enabled: true, momentum: 0.9}}\n"
     "eval: {every_epochs: 1, batch_size: 16}\n";
 
-// BYOL on the same images: two crop-and-flip views, small heads, LARS; the EMA scaling rule on (κ from the
-// global batch).
-const char* kByol =
-    "task: ssl\n"
-    "run: {seed: 4, threads: 1, log_every: 1, checkpoint_every: 0}\n"
-    "data:\n  dataset: synthetic\n  batch_size: 16\n  workers: 1\n"
-    "  synthetic: {train_size: 64, test_size: 16, num_classes: 4, channels: 1, height: 8, width: 8}\n"
-    "  views:\n"
-    "    - transforms: [{name: random_resized_crop, size: 8, scale: [0.5, 1.0]}, {name: random_horizontal_flip}]\n"
-    "    - transforms: [{name: random_resized_crop, size: 8, scale: [0.5, 1.0]}, {name: random_horizontal_flip}]\n"
-    "model: {name: resnet18, width: 0.0625, stem: cifar}\n"
-    "method: {name: byol, hidden_features: 32, projection_features: 16, base_momentum: 0.9}\n"
-    "optimizer: {name: lars, lr: 0.2, weight_decay: 1e-5}\n"
-    "scaling: {base_batch_size: 8}\n"
-    "train: {epochs: 1, max_steps: 2}\n"
-    "eval: {batch_size: 16, linear_probe: {epochs: 1}}\n";
+// A self-supervised method on the same images: two crop-and-flip views (DINO adds a local crop), small
+// heads, LARS; the EMA scaling rule on (κ from the global batch).
+std::string ssl_recipe(const std::string& method) {
+  const std::string global =
+      "    - transforms: [{name: random_resized_crop, size: 8, scale: [0.5, 1.0]}, {name: random_horizontal_flip}]\n";
+  const std::string local =
+      method == "dino" ? "    - transforms: [{name: random_resized_crop, size: 6, scale: [0.2, 0.5]}]\n" : "";
+  const std::string heads =
+      method == "dino" ? "hidden_features: 32, bottleneck_features: 16, out_features: 64, base_momentum: 0.9"
+      : method == "byol" ? "hidden_features: 32, projection_features: 16, base_momentum: 0.9"
+                         : "hidden_features: 32, projection_features: 16, temperature: 0.2";
+  return "task: ssl\n"
+         "run: {seed: 4, threads: 1, log_every: 1, checkpoint_every: 0}\n"
+         "data:\n  dataset: synthetic\n  batch_size: 16\n  workers: 1\n"
+         "  synthetic: {train_size: 64, test_size: 16, num_classes: 4, channels: 1, height: 8, width: 8}\n"
+         "  views:\n" + global + global + local +
+         "model: {name: resnet18, width: 0.0625, stem: cifar}\n"
+         "method: {name: " + method + ", " + heads + "}\n"
+         "optimizer: {name: lars, lr: 0.2, weight_decay: 1e-5}\n"
+         "scaling: {base_batch_size: 8}\n"
+         "train: {epochs: 1, max_steps: 2}\n"
+         "eval: {batch_size: 16, linear_probe: {epochs: 1}}\n";
+}
 
 }  // namespace
 
@@ -131,13 +138,33 @@ TEST_CASE("two ranks of batch 8 train the BatchNorm ResNet and its EMA that one 
 
 TEST_CASE("two ranks of batch 8 train the BYOL online network and target that one rank of batch 16 trains") {
   TempFolder folder("dist_byol");
-  write_text(folder / "recipe.yaml", kByol);
+  write_text(folder / "recipe.yaml", ssl_recipe("byol"));
   train_ok(1, folder / "recipe.yaml", "run.dir=" + folder / "one", folder);
   train_ok(2, folder / "recipe.yaml", "data.batch_size=8 run.dir=" + folder / "two", folder);
   check_same_model(folder / "one", folder / "two");
   // κ = 16 / 8 on both: the momentum 0.9 becomes 0.9² = 0.81.
   for (const char* run : {"one", "two"})
-    CHECK(read_text(folder / (std::string(run) + "/recipe.resolved.yaml")).find("method.base_momentum: 0.9 -> 0.81") != std::string::npos);
+    CHECK(read_text(folder / (std::string(run) + "/recipe.resolved.yaml")).find("method.base_momentum: 0.9 -> 0.81") !=
+          std::string::npos);
+}
+
+TEST_CASE("two ranks of batch 8 train the SimCLR and DINO models that one rank of batch 16 trains") {
+  // SimCLR: the negatives gathered across ranks (with gradient); DINO: the center reduced across ranks,
+  // and its last layer frozen in the first epoch (gradients absent on every rank).
+  for (const std::string method : {"simclr", "dino"}) {
+    INFO("method ", method);
+    TempFolder folder("dist_" + method);
+    write_text(folder / "recipe.yaml", ssl_recipe(method));
+    train_ok(1, folder / "recipe.yaml", "run.dir=" + folder / "one", folder);
+    train_ok(2, folder / "recipe.yaml", "data.batch_size=8 run.dir=" + folder / "two", folder);
+    check_same_model(folder / "one", folder / "two");
+    if (method == "dino") {
+      const training::Checkpoint one = training::load_checkpoint(folder / "one/checkpoint.safetensors");
+      const training::Checkpoint two = training::load_checkpoint(folder / "two/checkpoint.safetensors");
+      for (const auto& [name, tensor] : one.model)
+        if (name.ends_with("center")) vireo::testing::check_close(two.model.at(name), tensor.to_vector(), 1e-4);
+    }
+  }
 }
 
 TEST_CASE("a one-rank checkpoint resumes on two ranks and a two-rank checkpoint on one rank") {

@@ -5,6 +5,8 @@
 
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/reduction.h"
 #include "engine/ops/shape.h"
 
 namespace vireo::training::dist {
@@ -49,6 +51,23 @@ Tensor all_gather(const Tensor& x, Communicator& communicator) {
   return record("all_gather", output, {x}, [&communicator, first, rows](const Tensor& grad) -> std::vector<Tensor> {
     return {slice(reduced_sum(grad, communicator), 0, first, first + rows)};
   });
+}
+
+Tensor gather_across_ranks(const Tensor& x) {
+  Communicator& communicator = world();
+  return communicator.size() == 1 ? x : all_gather(x, communicator);
+}
+
+Tensor batch_mean_across_ranks(const Tensor& x) {
+  NoGrad no_grad;
+  Communicator& communicator = world();
+  if (communicator.size() == 1) return mean(x, {0}, true);
+  VIREO_CHECK(x.dim() >= 1, "batch_mean_across_ranks: expects a tensor with a batch dimension, got ", describe(x));
+  Tensor sums = message_of(sum(x, {0}, true), "batch_mean_across_ranks");
+  communicator.all_reduce_sum(sums.raw_data(), sums.numel(), sums.dtype());
+  double rows = static_cast<double>(x.size(0));
+  communicator.all_reduce_sum(&rows, 1, DType::f64);
+  return mul(sums, 1.0 / rows);
 }
 
 void broadcast_module(nn::Module& module, Communicator& communicator, int root) {

@@ -26,6 +26,14 @@ Tensor all_reduce_sum(const Tensor& x, Communicator& communicator);
 // x: [N, …] f32 or f64, the same shape on every rank; returns [size·N, …].
 Tensor all_gather(const Tensor& x, Communicator& communicator);
 
+// The batch of the whole job, for losses whose examples interact (the negatives of SimCLR, DUET and H-SSL):
+// all_gather(x, world()) when the process is one of several ranks, else x itself.
+Tensor gather_across_ranks(const Tensor& x);
+
+// The mean over the job's whole batch of the rows of x [N, …] (each rank's N may differ), without
+// gradient: Σ_r Σ_i x_ri / Σ_r N_r on every rank — DINO's batch center. mean(x, {0}, keepdim) on one rank.
+Tensor batch_mean_across_ranks(const Tensor& x);
+
 // Copies rank `root`'s parameters and persistent buffers into every rank's `module` (in place): the
 // ranks start from identical models by construction.
 void broadcast_module(nn::Module& module, Communicator& communicator, int root = 0);

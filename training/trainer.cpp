@@ -358,6 +358,7 @@ TrainingSummary Trainer::run() {
   model_->train();
   auto window_start = Clock::now();
   int64_t window_samples = 0;
+  double window_collective_seconds = communicator_.collective_seconds();
   bool stopped = false, capped = false, evaluated_last = false;
   while (position_.epoch < epochs && !stopped && !capped) {
     const int64_t epoch = position_.epoch;
@@ -387,6 +388,13 @@ TrainingSummary Trainer::run() {
       if (position_.step % run.log_every == 0 || position_.batch == per_epoch) {
         Metrics line = {{"loss", loss_sum_ / static_cast<double>(loss_count_)}, {"lr", lr}, {"img_per_s", images_per_second}};
         for (const auto& entry : task_->step_metrics()) line.push_back(entry);  // the latest step's
+        if (gradient_reducer_) {
+          // The share of the window's wall time this rank spent in collectives (sending, and waiting).
+          const double collective_seconds = communicator_.collective_seconds();
+          line.emplace_back("communication_share", (collective_seconds - window_collective_seconds) /
+                                                       std::max(seconds_since(window_start), 1e-9));
+          window_collective_seconds = collective_seconds;
+        }
         write_log(position_.step, epoch_progress, line);
         loss_sum_ = 0.0;
         loss_count_ = 0;

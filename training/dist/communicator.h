@@ -49,6 +49,8 @@ class Communicator {
   virtual void broadcast(void* bytes, int64_t size, int root) = 0;
   // `received` (size() × bytes_per_rank) becomes the ranks' `sent` buffers in rank order.
   virtual void all_gather(const void* sent, void* received, int64_t bytes_per_rank) = 0;
+  // Wall seconds this rank has spent inside collectives so far: moving data and waiting for slower ranks.
+  virtual double collective_seconds() const { return 0.0; }
   // Ends every rank of the job at once (after a rank's error), with exit code `code`.
   [[noreturn]] virtual void abort(int code) = 0;
 };

@@ -49,7 +49,7 @@ GradientReducer::GradientReducer(std::vector<Tensor> parameters, Communicator& c
                 "GradientReducer: expects f32 or f64 CPU parameters, got ", describe(*parameter));
     const int64_t size = parameter->numel() * static_cast<int64_t>(element_size(parameter->dtype()));
     if (buckets_.empty() || buckets_.back().dtype != parameter->dtype() || bytes + size > bucket_bytes) {
-      buckets_.push_back({.dtype = parameter->dtype()});
+      buckets_.push_back({.parameters = {}, .dtype = parameter->dtype(), .elements = 0});
       bytes = 0;
     }
     buckets_.back().parameters.push_back(*parameter);

@@ -65,7 +65,11 @@ class CollectiveWatchdog {
     collective_.store(collective);
     started_.store(now_nanoseconds());
   }
-  void end() { started_.store(0); }
+  void end() {
+    const int64_t started = started_.exchange(0);
+    collective_nanoseconds_ += now_nanoseconds() - started;
+  }
+  double collective_seconds() const { return static_cast<double>(collective_nanoseconds_) * 1e-9; }
 
  private:
   static int64_t now_nanoseconds() {
@@ -89,6 +93,7 @@ class CollectiveWatchdog {
   const double timeout_seconds_;
   std::atomic<const char*> collective_{""};
   std::atomic<int64_t> started_{0};  // steady-clock nanoseconds; 0 when no collective is in progress
+  int64_t collective_nanoseconds_ = 0;  // the total of the finished collectives (read by the caller's thread)
   std::mutex mutex_;
   std::condition_variable woken_;
   bool stopping_ = false;
@@ -141,6 +146,7 @@ class MpiCommunicator final : public Communicator {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::string backend() const override { return "mpi"; }
+  double collective_seconds() const override { return watchdog_->collective_seconds(); }
 
   void all_reduce_sum(void* values, int64_t count, DType dtype) override {
     Watched watched(*watchdog_, "all_reduce_sum");

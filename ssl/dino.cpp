@@ -8,6 +8,7 @@
 #include "engine/nn/init.h"
 #include "engine/nn/linear.h"
 #include "engine/ops.h"
+#include "training/dist/collectives.h"
 
 namespace vireo::ssl {
 
@@ -136,7 +137,8 @@ Tensor DinoLoss::loss(const std::vector<Tensor>& student_outputs, const std::vec
 void DinoLoss::update_center(const std::vector<Tensor>& teacher_outputs) {
   VIREO_CHECK(!teacher_outputs.empty(), "DinoLoss::update_center: no teacher outputs");
   NoGrad no_grad;
-  Tensor batch_center = mean(cat(teacher_outputs, 0), {0}, true);  // [1, K]
+  // [1, K]: the mean over the job's whole batch (every rank's teacher outputs) in a data-parallel run.
+  Tensor batch_center = training::dist::batch_mean_across_ranks(cat(teacher_outputs, 0));
   VIREO_CHECK(batch_center.shape() == center.shape(), "DinoLoss::update_center: teacher outputs give a center of "
               "shape ", batch_center.shape(), ", the loss holds ", center.shape());
   const double m = center_momentum();

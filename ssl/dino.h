@@ -10,6 +10,7 @@
 //   loss:     L = mean over pairs (t a global view, s any view, s ≠ t) of mean over the batch of
 //             −Σ_k q_t,k · log p_s,k
 //   center:   c ← m·c + (1 − m)·mean over batch and teacher views of g_t     m = 0.9, after the loss
+//             (the batch of every rank in a data-parallel job: training/dist/collectives.h)
 //             (with the EMA scaling rule, m → m^κ, as for the teacher's momentum 0.996 → 1)
 // Multi-crop: 2 global crops seen by teacher and student, M local crops by the student only; the student
 // outputs are ordered globals first, so student view i < 2 is the same crop as teacher view i.

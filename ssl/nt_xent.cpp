@@ -6,6 +6,7 @@
 
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "training/dist/collectives.h"
 
 namespace vireo::ssl {
 
@@ -15,8 +16,11 @@ Tensor nt_xent_loss(const Tensor& z1, const Tensor& z2, double temperature) {
   VIREO_CHECK(z1.size(0) >= 2, "nt_xent_loss: needs at least 2 images for a negative, got N = ", z1.size(0));
   VIREO_CHECK(std::isfinite(temperature) && temperature > 0, "nt_xent_loss: temperature must be positive, got ",
               temperature);
-  const int64_t n = z1.size(0);
-  const Tensor z = normalize(cat({z1, z2}, 0), 2.0, 1);              // [2N, D]
+  // In a data-parallel job the negatives come from the whole global batch: every rank's projections are
+  // gathered (the gradient flows back to their ranks) and each rank computes the global batch's loss.
+  const Tensor first = training::dist::gather_across_ranks(z1), second = training::dist::gather_across_ranks(z2);
+  const int64_t n = first.size(0);
+  const Tensor z = normalize(cat({first, second}, 0), 2.0, 1);       // [2N, D]
   Tensor similarity = matmul(z, z.t()) / temperature;            // s_ij, [2N, 2N]
   // A view is not its own negative: s_ii → −∞ drops it from the denominator.
   similarity = masked_fill(similarity, eye(2 * n, {.dtype = z.dtype()}), -std::numeric_limits<double>::infinity());

@@ -5,6 +5,8 @@
 // projections are its negatives (itself excluded):
 //   ℓ_i = −log( exp(s_{i,pos(i)}) / Σ_{j ≠ i} exp(s_ij) )
 //   L = mean over the 2N views of ℓ_i.
+// In a data-parallel job (training/dist) the N images are those of the global batch: every rank's
+// projections are gathered first, so the negatives are the same as one process's with the whole batch.
 // τ = 0.1–0.2 on small images (0.5 in the paper at ImageNet scale with large batches).
 #pragma once
 

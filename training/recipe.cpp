@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "engine/error.h"
+#include "training/dist/communicator.h"
 #include "training/ema_scaling.h"
 #include "training/recipe_builders.h"
 #include "training/task_registry.h"
@@ -392,11 +393,13 @@ ScalingRecipe read_scaling(const ConfigSection& section, const DataRecipe& data,
   ScalingRecipe out;
   out.base_batch_size = read_non_negative(section, "base_batch_size", out.base_batch_size);
   out.ema_rule = section.get("ema_rule", out.ema_rule);
+  out.ranks = dist::world().size();
+  out.global_batch_size = data.batch_size * out.ranks;
   if (out.base_batch_size > 0) {
     if (optimizer.lr_base_batch_size > 0)
       fail(optimizer_origin, ": optimizer.lr_base_batch_size and scaling.base_batch_size both scale the learning "
            "rate; keep scaling.base_batch_size (it applies the optimizer's own rule)");
-    out.kappa = batch_scale(static_cast<double>(data.batch_size), static_cast<double>(out.base_batch_size));
+    out.kappa = batch_scale(static_cast<double>(out.global_batch_size), static_cast<double>(out.base_batch_size));
   }
   return out;
 }
@@ -405,7 +408,13 @@ ScalingRecipe read_scaling(const ConfigSection& section, const DataRecipe& data,
 // the recipe it was): κ, the optimizer's hyperparameters and every EMA momentum, base → scaled.
 std::string scaling_summary(const Recipe& recipe) {
   const ScalingRecipe& scaling = recipe.scaling;
-  if (scaling.base_batch_size <= 0) return "";
+  // A data-parallel job: the batch each rank sees and the global batch the rules scale by.
+  const std::string ranks = scaling.ranks == 1 ? ""
+                            : " x " + std::to_string(scaling.ranks) + " ranks = global batch " +
+                                  std::to_string(scaling.global_batch_size);
+  if (scaling.base_batch_size <= 0)
+    return ranks.empty() ? "" : "# data parallel (training/dist): data.batch_size " +
+                                    std::to_string(recipe.data.batch_size) + ranks + "\n";
   const auto number_text = [](double value) {  // enough digits to recompute from
     std::ostringstream text;
     text.precision(12);
@@ -413,11 +422,11 @@ std::string scaling_summary(const Recipe& recipe) {
     return text.str();
   };
   std::ostringstream out;
-  out << "# scaling (training/ema_scaling.h): data.batch_size " << recipe.data.batch_size
+  out << "# scaling (training/ema_scaling.h): data.batch_size " << recipe.data.batch_size << ranks
       << " / scaling.base_batch_size " << scaling.base_batch_size << "\n";
   out << "#   kappa: " << number_text(scaling.kappa) << "\n";
   const OptimizerRecipe& optimizer = recipe.optimizer;
-  const OptimizerHyperparameters scaled = optimizer_hyperparameters(optimizer, recipe.data.batch_size, scaling);
+  const OptimizerHyperparameters scaled = optimizer_hyperparameters(optimizer, scaling.global_batch_size, scaling);
   out << "#   optimizer.lr: " << number_text(optimizer.lr) << " -> " << number_text(scaled.lr) << "\n";
   if (optimizer.name == "adam" || optimizer.name == "adamw") {
     out << "#   optimizer.betas: [" << number_text(optimizer.betas[0]) << ", " << number_text(optimizer.betas[1])

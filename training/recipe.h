@@ -157,10 +157,14 @@ struct EvalRecipe {
 // κ = data.batch_size / base_batch_size: the optimizer's rule scales its hyperparameters (SGD and LARS
 // lr × κ; Adam and AdamW lr × √κ, 1 − β → κ·(1 − β), ε/√κ) and every EMA momentum ρ → ρ^κ
 // (train.ema.momentum, a method's teacher and center) unless ema_rule is false.
+// In a data-parallel job (training/dist) data.batch_size is the batch of each rank, and the rules see the
+// global batch: κ = data.batch_size × ranks / base_batch_size.
 struct ScalingRecipe {
   int64_t base_batch_size = 0;  // 0: no scaling (κ = 1)
   bool ema_rule = true;
-  double kappa = 1.0;           // derived: data.batch_size / base_batch_size
+  int64_t ranks = 1;            // derived: the processes of the job (training/dist/communicator.h)
+  int64_t global_batch_size = 0;  // derived: data.batch_size × ranks
+  double kappa = 1.0;           // derived: global_batch_size / base_batch_size
 };
 
 // The diffusion of a `task: ddpm` run (training/ddpm.h), read only for that task.

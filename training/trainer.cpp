@@ -4,16 +4,20 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "engine/ops/creation.h"
 #include "engine/optim/clip.h"
 #include "engine/random.h"
 #include "training/classification.h"
 #include "training/ddpm.h"
+#include "training/dist/collectives.h"
+#include "training/dist/sync_batch_norm.h"
 #include "training/recipe_builders.h"
 #include "training/task_registry.h"
 
@@ -104,27 +108,36 @@ std::string describe(const Metrics& metrics) {
 
 }  // namespace
 
-Trainer::Trainer(Recipe recipe, TrainerOptions options) : recipe_(std::move(recipe)), options_(options) {
+Trainer::Trainer(Recipe recipe, TrainerOptions options)
+    : recipe_(std::move(recipe)), options_(options), communicator_(dist::world()) {
   const RunRecipe& run = recipe_.run;
   set_math_threads(run);
   manual_seed(run.seed);
 
   train_set_ = make_dataset(recipe_.data, data::Split::train);
+  const int64_t ranks = communicator_.size();
+  global_batch_size_ = recipe_.data.batch_size * ranks;
+  const int64_t last_batch = train_set_->size() % global_batch_size_;
+  if (ranks > 1 && !recipe_.data.drop_last && last_batch != 0 && last_batch < ranks)
+    fail(recipe_.source, ": the last batch of an epoch has ", last_batch, " examples, fewer than the ", ranks,
+         " ranks; set data.drop_last: true or change data.batch_size");
   // One pipeline per view: data.views when the recipe lists them (multi-view methods), else train_transforms.
   std::vector<data::Pipeline> views;
   for (const auto& transforms : recipe_.data.views) views.push_back(data::make_pipeline(transforms));
   if (views.empty()) views.push_back(make_pipeline(recipe_.data, data::Split::train));
   loader_ = std::make_unique<data::DataLoader>(
       train_set_, std::move(views),
-      data::LoaderOptions{.batch_size = recipe_.data.batch_size,
+      data::LoaderOptions{.batch_size = global_batch_size_,
                           .shuffle = true,
                           .drop_last = recipe_.data.drop_last,
                           .workers = recipe_.data.workers,
-                          .seed = run.seed});
+                          .seed = run.seed,
+                          .shard = communicator_.rank(),
+                          .shards = ranks});
   if (loader_->batches_per_epoch() == 0)
     fail(recipe_.source, ": data.batch_size ", recipe_.data.batch_size, " is larger than the ", train_set_->size(),
          " training examples (with data.drop_last, an epoch would have no batch)");
-  const int64_t samples_per_epoch = recipe_.data.drop_last ? loader_->batches_per_epoch() * recipe_.data.batch_size
+  const int64_t samples_per_epoch = recipe_.data.drop_last ? loader_->batches_per_epoch() * global_batch_size_
                                                            : train_set_->size();
   const ScalingRule scaling{.kappa = recipe_.scaling.kappa, .ema_rule = recipe_.scaling.ema_rule};
   task_ = make_task(recipe_, TaskSetup{.recipe = recipe_,
@@ -139,6 +152,10 @@ Trainer::Trainer(Recipe recipe, TrainerOptions options) : recipe_(std::move(reci
   } catch (const Error& error) {
     fail(recipe_.model.name_origin, ": ", error.what());
   }
+  if (ranks > 1) {
+    dist::synchronize_batch_norm(*model_, communicator_);
+    dist::broadcast_module(*model_, communicator_);  // identical by construction, not by seeding alone
+  }
   if (recipe_.train.ema.enabled) {
     // The copy's own random initialization is overwritten by ModelEma; drawing it must not move the
     // default generator, so that a run with an EMA trains exactly as the same run without one.
@@ -150,7 +167,12 @@ Trainer::Trainer(Recipe recipe, TrainerOptions options) : recipe_(std::move(reci
     ema_ = std::make_unique<ModelEma>(*model_, average);
   }
   optimizer_ = make_optimizer(recipe_.optimizer, task_->trainable_parameters(*model_),
-                              optimizer_hyperparameters(recipe_.optimizer, recipe_.data.batch_size, recipe_.scaling));
+                              optimizer_hyperparameters(recipe_.optimizer, global_batch_size_, recipe_.scaling));
+  if (ranks > 1) {
+    std::vector<Tensor> trainable;
+    for (const auto& [name, parameter] : task_->trainable_parameters(*model_)) trainable.push_back(parameter);
+    gradient_reducer_ = std::make_unique<dist::GradientReducer>(std::move(trainable), communicator_);
+  }
   ema_momentum_ = scaling.momentum(recipe_.train.ema.momentum);
   scheduler_ = std::make_unique<optim::LrScheduler>(
       *optimizer_, make_schedule(recipe_.schedule, samples_per_epoch, recipe_.train.epochs));
@@ -158,17 +180,21 @@ Trainer::Trainer(Recipe recipe, TrainerOptions options) : recipe_(std::move(reci
 
   // The run folder: created (or reused) before training, so that an unwritable one fails now.
   std::error_code error;
-  std::filesystem::create_directories(run.dir, error);
-  if (error || !std::filesystem::is_directory(run.dir))
-    fail(run.dir, ": cannot create the run folder (run.dir): ", error ? error.message() : "not a folder");
-  remove_stale_checkpoint_temporaries(checkpoint_path());
+  if (writes_run_folder()) {
+    std::filesystem::create_directories(run.dir, error);
+    if (error || !std::filesystem::is_directory(run.dir))
+      fail(run.dir, ": cannot create the run folder (run.dir): ", error ? error.message() : "not a folder");
+    remove_stale_checkpoint_temporaries(checkpoint_path());
+  }
   if (run.resume) {
     resume_from_checkpoint();
-  } else {
+  } else if (writes_run_folder()) {
     // A fresh run owns its folder: an earlier run's checkpoint would not match the new metrics log.
     std::filesystem::remove(checkpoint_path(), error);
     log_ = std::make_unique<MetricsLog>(MetricsLog::create(metrics_path()));
   }
+  dist::check_identical_across_ranks(*model_, communicator_, "the start of training");
+  if (!writes_run_folder()) return;
   const std::string resolved_path = run.dir + "/recipe.resolved.yaml";
   std::ofstream resolved(resolved_path, std::ios::binary | std::ios::trunc);
   resolved << recipe_.resolved_yaml;
@@ -203,7 +229,25 @@ void Trainer::resume_from_checkpoint() {
   } catch (const Error& error) {
     fail(path, ": the schedule state does not fit: ", error.what());
   }
-  const TrainingPosition& at = checkpoint.position;
+  TrainingPosition at = checkpoint.position;
+  // A checkpoint of a job with another global batch (other ranks × data.batch_size): the position within
+  // the epoch is re-expressed in the new batches, when it falls on one of their boundaries.
+  if (const auto saved = checkpoint.trainer.find("global_batch_size"); saved != checkpoint.trainer.end()) {
+    const int64_t saved_global = static_cast<int64_t>(saved->second.item()), examples = train_set_->size();
+    const int64_t saved_per_epoch = recipe_.data.drop_last ? examples / saved_global
+                                                           : (examples + saved_global - 1) / saved_global;
+    if (saved_global != global_batch_size_ && at.batch == saved_per_epoch) {
+      at.batch = loader_->batches_per_epoch();
+    } else if (saved_global != global_batch_size_) {
+      const int64_t into_epoch = at.batch * saved_global;
+      if (into_epoch % global_batch_size_ != 0)
+        fail(path, ": the checkpoint stands ", into_epoch, " examples into epoch ", at.epoch + 1,
+             ", not a whole number of global batches of ", global_batch_size_, " (data.batch_size ",
+             recipe_.data.batch_size, " x ", communicator_.size(), " ranks); resume with a global batch that divides ",
+             into_epoch);
+      at.batch = into_epoch / global_batch_size_;
+    }
+  }
   if (at.batch > loader_->batches_per_epoch())
     fail(path, ": the checkpoint stands at batch ", at.batch, " of epoch ", at.epoch, " but an epoch now has ",
          loader_->batches_per_epoch(), " batches (was data.batch_size or the dataset changed?)");
@@ -217,16 +261,24 @@ void Trainer::resume_from_checkpoint() {
   loss_sum_ = sum->second.item();
   loss_count_ = static_cast<int64_t>(count->second.item());
   last_evaluation_ = metrics_from_json(checkpoint.last_evaluation_json);
-  log_ = std::make_unique<MetricsLog>(MetricsLog::resume(metrics_path(), checkpoint.metrics_bytes));
+  if (writes_run_folder())
+    log_ = std::make_unique<MetricsLog>(MetricsLog::resume(metrics_path(), checkpoint.metrics_bytes));
+}
+
+void Trainer::write_log(int64_t step, double epoch, const Metrics& metrics) {
+  if (log_) log_->write(step, epoch, metrics);
 }
 
 void Trainer::save(const Metrics& last_evaluation) {
+  if (!writes_run_folder()) return;
   Checkpoint checkpoint;
   checkpoint.model = model_->state_dict();
   checkpoint.optimizer = optimizer_->state_dict();
   checkpoint.scheduler = scheduler_->state_dict();
   if (ema_) checkpoint.ema = ema_->model().state_dict();
-  checkpoint.trainer = {{"loss_sum", f64_scalar(loss_sum_)}, {"loss_count", i64_scalar(loss_count_)}};
+  checkpoint.trainer = {{"loss_sum", f64_scalar(loss_sum_)},
+                        {"loss_count", i64_scalar(loss_count_)},
+                        {"global_batch_size", i64_scalar(global_batch_size_)}};
   checkpoint.rng_seed = default_generator().seed();
   checkpoint.rng_offset = default_generator().offset();
   checkpoint.position = position_;
@@ -240,18 +292,34 @@ double Trainer::train_step(const data::Batch& batch) {
   const int64_t samples_seen = position_.samples_seen;
   task_->begin_step(samples_seen);
   Tensor loss = task_->loss(*model_, batch);
-  const double value = loss.item();
+  double value = loss.item();
+  // With several ranks, this rank's loss is weighted by its share n_r/N of the global batch: the weighted
+  // losses add up to the global batch's loss, and so do their gradients (collectives.h).
+  const double share = static_cast<double>(batch.size()) / static_cast<double>(batch.global_size);
+  if (gradient_reducer_) {
+    value *= share;
+    communicator_.all_reduce_sum(&value, 1, DType::f64);
+  }
   if (!std::isfinite(value))
     fail("training diverged: the loss is ", value, " at step ", position_.step + 1,
          " (try a lower optimizer.lr, or train.grad_clip)");
   optimizer_->zero_grad();
-  loss.backward();
+  if (gradient_reducer_) {
+    loss.backward(full({}, share, loss.options()));
+    gradient_reducer_->reduce();
+  } else {
+    loss.backward();
+  }
   if (recipe_.train.grad_clip > 0.0) optim::clip_grad_norm_(model_->parameters(), recipe_.train.grad_clip);
   task_->before_optimizer_step(samples_seen);
   optimizer_->step();
   task_->after_optimizer_step(samples_seen);
-  scheduler_->advance(batch.size());
+  scheduler_->advance(batch.global_size);
   if (ema_) ema_->update(*model_, ema_momentum_);
+#ifndef NDEBUG
+  if (gradient_reducer_)
+    dist::check_identical_across_ranks(*model_, communicator_, "step " + std::to_string(position_.step + 1));
+#endif
   return value;
 }
 
@@ -274,7 +342,7 @@ TrainingSummary Trainer::run() {
 
   TrainingSummary summary;
   summary.run_dir = run.dir;
-  Progress progress(options_.progress, total_steps, epochs, position_.step, run.log_every);
+  Progress progress(writes_run_folder() ? options_.progress : ProgressStyle::silent, total_steps, epochs, position_.step, run.log_every);
   if (position_.step > 0 || position_.epoch > 0)
     progress.message("resuming " + checkpoint_path() + " at step " + std::to_string(position_.step) + " (epoch " +
                      std::to_string(position_.epoch + 1) + ", batch " + std::to_string(position_.batch) + ")");
@@ -283,13 +351,14 @@ TrainingSummary Trainer::run() {
     Metrics initial;
     task_->evaluate_initial(*model_, initial);
     if (!initial.empty()) {
-      log_->write(0, 0.0, initial);
+      write_log(0, 0.0, initial);
       progress.message("before training: " + describe(initial));
     }
   }
   model_->train();
   auto window_start = Clock::now();
   int64_t window_samples = 0;
+  double window_collective_seconds = communicator_.collective_seconds();
   bool stopped = false, capped = false, evaluated_last = false;
   while (position_.epoch < epochs && !stopped && !capped) {
     const int64_t epoch = position_.epoch;
@@ -308,10 +377,10 @@ TrainingSummary Trainer::run() {
       const double loss = train_step(batch);
       position_.batch += 1;
       position_.step += 1;
-      position_.samples_seen += batch.size();
+      position_.samples_seen += batch.global_size;
       loss_sum_ += loss;
       loss_count_ += 1;
-      window_samples += batch.size();
+      window_samples += batch.global_size;
 
       const double epoch_progress =
           static_cast<double>(epoch) + static_cast<double>(position_.batch) / static_cast<double>(per_epoch);
@@ -319,7 +388,14 @@ TrainingSummary Trainer::run() {
       if (position_.step % run.log_every == 0 || position_.batch == per_epoch) {
         Metrics line = {{"loss", loss_sum_ / static_cast<double>(loss_count_)}, {"lr", lr}, {"img_per_s", images_per_second}};
         for (const auto& entry : task_->step_metrics()) line.push_back(entry);  // the latest step's
-        log_->write(position_.step, epoch_progress, line);
+        if (gradient_reducer_) {
+          // The share of the window's wall time this rank spent in collectives (sending, and waiting).
+          const double collective_seconds = communicator_.collective_seconds();
+          line.emplace_back("communication_share", (collective_seconds - window_collective_seconds) /
+                                                       std::max(seconds_since(window_start), 1e-9));
+          window_collective_seconds = collective_seconds;
+        }
+        write_log(position_.step, epoch_progress, line);
         loss_sum_ = 0.0;
         loss_count_ = 0;
         window_start = Clock::now();
@@ -345,7 +421,7 @@ TrainingSummary Trainer::run() {
       last_evaluation_ = evaluate(/*final_evaluation=*/last);
       const double eval_seconds = seconds_since(eval_start);
       summary.evaluation_seconds += eval_seconds;
-      log_->write(position_.step, static_cast<double>(epoch + 1), last_evaluation_);
+      write_log(position_.step, static_cast<double>(epoch + 1), last_evaluation_);
       char timing[96];
       std::snprintf(timing, sizeof timing, "  (epoch %.1f s, evaluation %.1f s)", epoch_seconds, eval_seconds);
       progress.message("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs) + ": " +
@@ -368,9 +444,9 @@ TrainingSummary Trainer::run() {
       const auto eval_start = Clock::now();
       last_evaluation_ = evaluate(/*final_evaluation=*/true);
       summary.evaluation_seconds += seconds_since(eval_start);
-      log_->write(position_.step,
-                  static_cast<double>(position_.epoch) + static_cast<double>(position_.batch) / static_cast<double>(per_epoch),
-                  last_evaluation_);
+      write_log(position_.step,
+                static_cast<double>(position_.epoch) + static_cast<double>(position_.batch) / static_cast<double>(per_epoch),
+                last_evaluation_);
       progress.message("stopped at train.max_steps = " + std::to_string(recipe_.train.max_steps) + ": " +
                        describe(last_evaluation_));
     }
@@ -389,8 +465,20 @@ TrainingSummary Trainer::run() {
 }
 
 TrainingSummary train(const Recipe& recipe, TrainerOptions options) {
-  Trainer trainer(recipe, options);
-  return trainer.run();
+  dist::Communicator& communicator = dist::world();
+  if (communicator.size() == 1) {
+    Trainer trainer(recipe, options);
+    return trainer.run();
+  }
+  try {
+    Trainer trainer(recipe, options);
+    return trainer.run();
+  } catch (const std::exception& error) {
+    // The other ranks would wait for this one at their next collective: end them all now.
+    std::fprintf(stderr, "vireo: rank %d of %d: %s\n", communicator.rank(), communicator.size(), error.what());
+    communicator.abort(1);
+    throw;  // not reached: abort ends the process
+  }
 }
 
 }  // namespace vireo::training

@@ -19,6 +19,15 @@
 // schedule state, generator, loader position, the loss averaged since the last log line) and so continues
 // the uninterrupted run's metrics exactly.
 //
+// Data parallel (training/dist, `mpirun -np N vireo train …`): every rank builds the same run; each
+// batch is the global batch of data.batch_size × ranks examples, of which rank r loads shard r. The model
+// (its BatchNorm layers synchronized) is broadcast from rank 0 at the start; each rank's backward is of
+// its loss weighted by n_r/N, and the bucketed all-reduce of the gradients then gives every rank the
+// global batch's gradient, so their optimizer steps keep the parameters identical (checked by a hash after
+// the start, and after every step in a debug build). The logged loss is the global batch's. Rank 0 alone
+// writes the run folder: metrics, resolved recipe and checkpoints; every rank evaluates (the same
+// numbers). An error on any rank ends every rank of the job.
+//
 // The run folder (run.dir) receives recipe.resolved.yaml, metrics.jsonl and checkpoint.safetensors. A run
 // that does not resume starts its folder afresh: the metrics log is rewritten and an earlier run's
 // checkpoint removed.
@@ -34,6 +43,8 @@
 #include "engine/optim/optimizer.h"
 #include "engine/optim/schedule.h"
 #include "training/checkpoint.h"
+#include "training/dist/communicator.h"
+#include "training/dist/gradient_reducer.h"
 #include "training/data/loader.h"
 #include "training/metrics_log.h"
 #include "training/model_ema.h"
@@ -90,8 +101,13 @@ class Trainer {
   void save(const Metrics& last_evaluation);
   void resume_from_checkpoint();
 
+  void write_log(int64_t step, double epoch, const Metrics& metrics);  // rank 0 only
+  bool writes_run_folder() const { return communicator_.rank() == 0; }
+
   Recipe recipe_;
   TrainerOptions options_;
+  dist::Communicator& communicator_;
+  int64_t global_batch_size_ = 0;  // data.batch_size × ranks
   std::shared_ptr<const data::Dataset> train_set_;
   std::unique_ptr<data::DataLoader> loader_;
   std::shared_ptr<nn::Module> model_;
@@ -100,6 +116,7 @@ class Trainer {
   std::unique_ptr<optim::Optimizer> optimizer_;
   std::unique_ptr<optim::LrScheduler> scheduler_;
   std::unique_ptr<TrainingTask> task_;
+  std::unique_ptr<dist::GradientReducer> gradient_reducer_;  // with more than one rank
   std::vector<Evaluator> evaluators_;
   std::unique_ptr<MetricsLog> log_;
   TrainingPosition position_;
@@ -110,7 +127,8 @@ class Trainer {
   Metrics last_evaluation_;
 };
 
-// `vireo train`: builds a Trainer from the recipe and runs it.
+// `vireo train`: builds a Trainer from the recipe and runs it. In a job of several ranks an error on one
+// rank is printed naming the rank, and ends them all.
 TrainingSummary train(const Recipe& recipe, TrainerOptions options = {});
 
 }  // namespace vireo::training

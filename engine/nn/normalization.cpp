@@ -9,6 +9,8 @@
 #include "engine/ops/elementwise.h"
 #include "engine/ops/linalg.h"
 #include "engine/ops/normalization.h"
+#include "engine/ops/reduction.h"
+#include "engine/ops/shape.h"
 
 namespace vireo::nn {
 namespace {
@@ -74,9 +76,36 @@ Tensor BatchNorm::forward(const Tensor& x) {
     const int64_t batches = count_batch(num_batches_tracked);
     if (!momentum) update_weight = 1.0 / static_cast<double>(batches);  // cumulative moving average
   }
+  if (is_training() && replica_sum_) return forward_synchronized(x, update_weight);
   // Without running statistics there is nothing else to normalize with, so evaluation uses the batch's.
   const bool use_batch_statistics = is_training() || !track_running_stats;
   return batch_norm(x, running_mean, running_var, weight, bias, use_batch_statistics, update_weight, eps);
+}
+
+Tensor BatchNorm::forward_synchronized(const Tensor& x, double update_weight) {
+  std::vector<int64_t> reduced = {0};  // every dimension but the channels
+  Shape statistics_shape(static_cast<size_t>(x.dim()), 1);
+  statistics_shape[1] = num_features;
+  for (int64_t d = 2; d < x.dim(); ++d) reduced.push_back(d);
+  const double local_count = static_cast<double>(x.numel() / num_features);
+  // Round 1: the per-channel sums and the position count, in one message.
+  const Tensor sums = replica_sum_(cat({sum(x, reduced), full({1}, local_count, x.options())}));
+  const double count = slice(sums, 0, num_features, num_features + 1).item();
+  VIREO_CHECK(count > 0.0, type_name(), ": the replicas' batches are all empty");
+  const Tensor batch_mean = mul(slice(sums, 0, 0, num_features), 1.0 / count);
+  const Tensor centered = sub(x, reshape(batch_mean, statistics_shape));
+  // Round 2: the per-channel sums of squared deviations (two passes: no cancellation in E[x²] − E[x]²).
+  const Tensor batch_var = mul(replica_sum_(sum(square(centered), reduced)), 1.0 / count);
+  Tensor y = mul(centered, reshape(rsqrt(add(batch_var, eps)), statistics_shape));
+  if (affine) y = add(mul(y, reshape(weight, statistics_shape)), reshape(bias, statistics_shape));
+  if (track_running_stats) {
+    NoGrad no_grad;
+    // running ← (1 − m)·running + m·batch, with the unbiased variance σ²·n/(n − 1) as PyTorch.
+    const double unbiased = count > 1.0 ? count / (count - 1.0) : 1.0;
+    running_mean.mul_(1.0 - update_weight).add_(batch_mean.detach(), update_weight);
+    running_var.mul_(1.0 - update_weight).add_(batch_var.detach(), update_weight * unbiased);
+  }
+  return y;
 }
 
 std::string BatchNorm::extra_repr() const {

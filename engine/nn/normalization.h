@@ -2,6 +2,7 @@
 // parameter and buffer names (weight, bias, running_mean, running_var, num_batches_tracked).
 #pragma once
 
+#include <functional>
 #include <optional>
 
 #include "engine/nn/linear.h"
@@ -23,13 +24,26 @@ struct BatchNormOptions {
 // Training: normalize with the batch's mean and biased variance and, when tracking, update
 //   running = (1 − m)·running + m·batch   (unbiased batch variance; m = momentum or 1/num_batches_tracked).
 // Evaluation: normalize with the running statistics when tracking, with the batch's otherwise.
+//
+// Synchronized (SyncBatchNorm, training/dist/sync_batch_norm.h): with a replica sum set, training uses the
+// statistics of the whole batch spread over the replicas of a data-parallel job. With Σ the replica sum
+// (differentiable: its backward sums the gradients over the replicas too) and n_r the positions per channel
+// on replica r:
+//   n = Σ n_r,   μ = Σ(Σ_i x_i) / n,   σ² = Σ(Σ_i (x_i − μ)²) / n,   y = (x − μ)/√(σ² + eps)·weight + bias
+// — the same numbers one process computes on the concatenated batch, in two rounds of communication.
 class BatchNorm : public Module {
  public:
+  // Sums a tensor over the replicas, differentiably; the same on every replica.
+  using ReplicaSum = std::function<Tensor(const Tensor&)>;
+
   using Module::forward;
   Tensor forward(const Tensor& x) override;
   void reset_parameters() override;  // running stats to (0, 1, 0 batches), weight 1, bias 0
   void reset_running_stats();
   std::string extra_repr() const override;
+  // Makes this layer synchronized (see above); an empty function makes it local again.
+  void set_replica_sum(ReplicaSum replica_sum) { replica_sum_ = std::move(replica_sum); }
+  bool is_synchronized() const { return static_cast<bool>(replica_sum_); }
 
   const int64_t num_features;
   const double eps;
@@ -41,6 +55,12 @@ class BatchNorm : public Module {
  protected:
   BatchNorm(const char* layer, int64_t num_features, BatchNormOptions options);
   virtual void check_input(const Tensor& x) const = 0;
+
+ private:
+  // Training-mode forward with statistics over every replica, updating the running ones with `update_weight`.
+  Tensor forward_synchronized(const Tensor& x, double update_weight);
+
+  ReplicaSum replica_sum_;
 };
 
 // Over [N, C] or [N, C, L].

@@ -13,6 +13,7 @@ packages=(
   libstb-dev                            # PNG/JPEG decoding and PNG writing (stb_image)
   libyaml-cpp-dev                       # YAML recipes
   libcli11-dev                          # the vireo command line
+  openmpi-bin libopenmpi-dev            # data-parallel training: mpirun and MPI (training/dist)
   dataset-fashion-mnist                 # the default recipe's data
 )
 if [ "${1:-}" = "--fuzz" ]; then

@@ -28,6 +28,11 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, std::vector<Pipel
   batches_per_epoch_ = options_.drop_last ? n / options_.batch_size : (n + options_.batch_size - 1) / options_.batch_size;
   VIREO_CHECK(batches_per_epoch_ > 0, "DataLoader: ", n, " examples make no full batch of ", options_.batch_size,
               " (drop_last is set)");
+  VIREO_CHECK(options_.shards >= 1 && options_.shard >= 0 && options_.shard < options_.shards, "DataLoader: shard ",
+              options_.shard, " of ", options_.shards, " does not exist");
+  const int64_t smallest_batch = std::min(options_.batch_size, n - (batches_per_epoch_ - 1) * options_.batch_size);
+  VIREO_CHECK(smallest_batch >= options_.shards, "DataLoader: the last batch of ", smallest_batch,
+              " examples leaves some of the ", options_.shards, " shards empty");
   prefetch_ = options_.prefetch > 0 ? options_.prefetch : 2 * options_.workers;
 }
 
@@ -49,14 +54,19 @@ std::optional<Batch> DataLoader::build(int64_t epoch, int64_t batch, const std::
   VIREO_CHECK(epoch >= 0 && epoch <= 0xFFFFFFFFll, "DataLoader: epoch ", epoch, " is outside [0, 2^32)");
   VIREO_CHECK(batch >= 0 && batch < batches_per_epoch_, "DataLoader: batch ", batch, " is out of range for ",
               batches_per_epoch_, " batches per epoch");
-  const int64_t n = dataset_->size(), first = batch * options_.batch_size;
-  const int64_t count = std::min(options_.batch_size, n - first);
+  const int64_t n = dataset_->size(), global_first = batch * options_.batch_size;
+  const int64_t global_count = std::min(options_.batch_size, n - global_first);
+  // This shard's slice of the batch: shard s starts after s·⌊G/S⌋ + min(s, G mod S) examples.
+  const int64_t share = global_count / options_.shards, longer = global_count % options_.shards;
+  const int64_t first = global_first + options_.shard * share + std::min(options_.shard, longer);
+  const int64_t count = share + (options_.shard < longer ? 1 : 0);
   const auto order = options_.shuffle ? order_for(epoch) : nullptr;
   const size_t view_count = views_.size();
 
   Batch out;
   out.epoch = epoch;
   out.index = batch;
+  out.global_size = global_count;
   out.views.resize(view_count);
   out.labels = Tensor::empty({count}, {.dtype = DType::i64});
   out.indices.resize(static_cast<size_t>(count));

@@ -44,6 +44,11 @@ struct LoaderOptions {
   int64_t workers = 2;     // threads building batches; 0 builds each batch in next(), in the calling thread
   int64_t prefetch = 0;    // batches built ahead of the consumer; 0 means two per worker
   uint64_t seed = 0;       // of the shuffle and of every augmentation
+  // Data-parallel sharding (training/dist): batch_size is then the global batch, and this loader builds
+  // only shard `shard` of `shards` of each — a contiguous slice, the first (size mod shards) slices one
+  // example longer. The shards of one batch are disjoint and together the unsharded batch, with the same
+  // augmentations (they are drawn per example), so any number of shards sees the same epoch.
+  int64_t shard = 0, shards = 1;
 };
 
 struct Batch {
@@ -52,6 +57,7 @@ struct Batch {
   Tensor labels;                 // [B] i64
   std::vector<int64_t> indices;  // the dataset index of each example
   std::vector<std::vector<DrawnParameters>> drawn;  // drawn[view][example]: what that view's pipeline drew
+  int64_t global_size = 0;       // the examples of the whole batch over every shard (size() unsharded)
 
   int64_t size() const { return static_cast<int64_t>(indices.size()); }
   // The parameter `transform`.`key` drawn for every example of `view`, as a [B] f32 tensor.

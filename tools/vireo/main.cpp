@@ -6,6 +6,7 @@
 //   vireo info                         version, build, threads, CPU features, CUDA devices
 //   vireo bench --model M | --gemm N   a timed training step (or SGEMM) as one JSON line (tools/bench)
 //   vireo steer fit|apply …            fit an intervention (AurA, AcT, LinEAS), apply it (steer.cpp)
+//   vireo report RUN_DIR… -o FILE      a self-contained HTML report of runs (report.cpp)
 //
 // Every failure is one line on stderr — "vireo: error: recipe.yaml:12: unknown key optimizer.lrr (did
 // you mean lr?)" — and a non-zero exit code: 1 for a refused input (a vireo::Error), 2 for a command line
@@ -58,7 +59,8 @@ int main(int argc, char** argv) {
   app.fallthrough(false);
   const std::vector<vireo::cli::Subcommand> subcommands = {
       vireo::cli::add_train_command(app), vireo::cli::add_eval_command(app), vireo::cli::add_sample_command(app),
-      vireo::cli::add_info_command(app), vireo::cli::add_bench_command(app), vireo::cli::add_steer_command(app)};
+      vireo::cli::add_info_command(app), vireo::cli::add_bench_command(app), vireo::cli::add_steer_command(app),
+      vireo::cli::add_report_command(app)};
 
   // An unknown subcommand is named with a suggestion, rather than CLI11's "arguments were not expected".
   if (argc > 1 && argv[1][0] != '-') {
@@ -76,7 +78,7 @@ int main(int argc, char** argv) {
     }
     if (!known)
       return error("unknown command '" + given + "'" + (suggestion.empty() ? "" : " (did you mean " + suggestion + "?)") +
-                       "; commands: train, eval, sample, info, bench, steer (see vireo --help)",
+                       "; commands: train, eval, sample, info, bench, steer, report (see vireo --help)",
                    2);
   }
 

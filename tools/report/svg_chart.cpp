@@ -1,21 +1,22 @@
 // SvgChart (svg_chart.h): axes, ticks, polylines and a legend as plain SVG elements.
-#include "tools/experiments/svg_chart.h"
+#include "tools/report/svg_chart.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <sstream>
 
 #include "engine/error.h"
+#include "tools/report/html.h"
 
-namespace vireo::experiments {
+namespace vireo::report {
 namespace {
 
 const char* const kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#7f7f7f"};
 constexpr int kPaletteSize = sizeof(kPalette) / sizeof(kPalette[0]);
+// A series of this many points or fewer (say, one accuracy per epoch) also marks each point with a dot.
+constexpr size_t kMarkedPoints = 12;
 
 // Round tick positions covering [low, high]: steps of 1, 2 or 5 times a power of ten, about five of them.
 std::vector<double> nice_ticks(double low, double high) {
@@ -34,17 +35,6 @@ std::string format_number(double value) {
   char text[32];
   std::snprintf(text, sizeof(text), "%g", value);
   return text;
-}
-
-std::string escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else out += c;
-  }
-  return out;
 }
 
 }  // namespace
@@ -72,8 +62,15 @@ std::string SvgChart::render() const {
       y_low = std::min(y_low, transform_y(line.y[i]));
       y_high = std::max(y_high, transform_y(line.y[i]));
     }
-  if (x_high == x_low) x_high = x_low + 1;
-  if (y_high == y_low) y_high = y_low + 1;
+  // A single value is centred in a unit-wide range (or one of ±10% of it).
+  const auto widen = [](double& low, double& high) {
+    if (high > low) return;
+    const double half = low == 0 ? 0.5 : 0.1 * std::abs(low);
+    low -= half;
+    high += half;
+  };
+  widen(x_low, x_high);
+  widen(y_low, y_high);
   const double y_margin = 0.05 * (y_high - y_low);
   y_low -= y_margin;
   y_high += y_margin;
@@ -86,7 +83,7 @@ std::string SvgChart::render() const {
   svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
       << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
       << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-      << "<text x=\"" << (left + right) / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" << escape(title)
+      << "<text x=\"" << (left + right) / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" << escape_html(title)
       << "</text>\n";
   // Axes and ticks.
   svg << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << right - left << "\" height=\"" << bottom - top
@@ -109,38 +106,31 @@ std::string SvgChart::render() const {
         << label << "</text>\n";
   }
   svg << "<text x=\"" << (left + right) / 2 << "\" y=\"" << height - 15 << "\" text-anchor=\"middle\">"
-      << escape(x_label) << "</text>\n"
+      << escape_html(x_label) << "</text>\n"
       << "<text transform=\"translate(18," << (top + bottom) / 2 << ") rotate(-90)\" text-anchor=\"middle\">"
-      << escape(y_label) << (log_y ? " (log scale)" : "") << "</text>\n";
+      << escape_html(y_label) << (log_y ? " (log scale)" : "") << "</text>\n";
   // The series, then the legend.
   for (const Series& line : series) {
     svg << "<polyline fill=\"none\" stroke-width=\"1.8\" stroke=\"" << kPalette[line.colour % kPaletteSize] << "\""
         << (line.dashed ? " stroke-dasharray=\"6 4\"" : "") << " points=\"";
     for (size_t i = 0; i < line.x.size(); ++i) svg << px(line.x[i]) << "," << py(transform_y(line.y[i])) << " ";
     svg << "\"/>\n";
+    if (line.x.size() <= kMarkedPoints)
+      for (size_t i = 0; i < line.x.size(); ++i)
+        svg << "<circle r=\"3\" cx=\"" << px(line.x[i]) << "\" cy=\"" << py(transform_y(line.y[i])) << "\" fill=\""
+            << kPalette[line.colour % kPaletteSize] << "\"/>\n";
   }
   for (size_t i = 0; i < series.size(); ++i) {
     const double y = top + 12 + 20.0 * static_cast<double>(i);
     svg << "<line x1=\"" << right + 12 << "\" y1=\"" << y << "\" x2=\"" << right + 42 << "\" y2=\"" << y
         << "\" stroke-width=\"1.8\" stroke=\"" << kPalette[series[i].colour % kPaletteSize] << "\""
         << (series[i].dashed ? " stroke-dasharray=\"6 4\"" : "") << "/><text x=\"" << right + 48 << "\" y=\"" << y + 4
-        << "\">" << escape(series[i].name) << "</text>\n";
+        << "\">" << escape_html(series[i].name) << "</text>\n";
   }
   svg << "</svg>\n";
   return svg.str();
 }
 
-void SvgChart::write(const std::string& path) const {
-  const std::string document = render();
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary);
-    out << document;
-    if (!out.flush()) throw Error("cannot write the figure " + path + " (through " + temporary + ")");
-  }
-  std::error_code failure;
-  std::filesystem::rename(temporary, path, failure);
-  if (failure) throw Error("cannot write the figure " + path + ": " + failure.message());
-}
+void SvgChart::write(const std::string& path) const { write_text_file(path, render()); }
 
-}  // namespace vireo::experiments
+}  // namespace vireo::report

@@ -1,7 +1,8 @@
-// SvgChart: a line chart written as a self-contained SVG file — the figures of the experiments
-// (tools/experiments/) without a plotting library. Linear axes with round-number ticks, one polyline per
-// series (solid or dashed), a legend, a title and axis labels; the colours are a fixed palette so that the
-// same series keeps its colour from figure to figure.
+// SvgChart: a line chart as self-contained SVG — the curves of reports (tools/report/components.h) and the
+// figures of the experiments (tools/experiments/) without a plotting library. Linear axes with
+// round-number ticks, one polyline per series (solid or dashed; a series of a dozen points or fewer also
+// dots each point), a legend, a title and axis labels; the colours are a fixed palette so that the same
+// series keeps its colour from figure to figure.
 //
 //   SvgChart chart{.title = "EMA loss", .x_label = "samples seen", .y_label = "loss"};
 //   chart.add({.name = "κ = 1", .x = xs, .y = ys});
@@ -11,11 +12,11 @@
 #include <string>
 #include <vector>
 
-namespace vireo::experiments {
+namespace vireo::report {
 
 struct Series {
   std::string name;
-  std::vector<double> x, y;  // same length, at least one point
+  std::vector<double> x = {}, y = {};  // same length, at least one point
   int colour = -1;           // index into the palette; -1: the next one
   bool dashed = false;
 };
@@ -27,8 +28,8 @@ struct SvgChart {
   std::vector<Series> series = {};
 
   void add(Series line);
-  std::string render() const;             // the SVG document
+  std::string render() const;             // the SVG document (also valid inline in HTML)
   void write(const std::string& path) const;  // atomically: a temporary file renamed over `path`
 };
 
-}  // namespace vireo::experiments
+}  // namespace vireo::report

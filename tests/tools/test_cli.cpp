@@ -509,9 +509,10 @@ TEST_CASE("cli: steer fits AurA and LinEAS on a trained ViT then applies and swe
   CHECK(applied.out.find("class  clean top1  steered top1") != std::string::npos);
 
   // The sweep's strength-0 row is the unsteered model: its overall accuracy is vireo eval's.
-  const std::string figure = folder / "sweep.svg";
-  const Outcome swept = run_vireo(
-      {"steer", "sweep", checkpoint, "--intervention", aura, "--strengths", "0", "1", "--figure", figure}, folder);
+  const std::string figure = folder / "sweep.svg", sweep_json = run_dir + "/steering_sweep.json";
+  const Outcome swept = run_vireo({"steer", "sweep", checkpoint, "--intervention", aura, "--strengths", "0", "1",
+                                   "--figure", figure, "--json", sweep_json},
+                                  folder);
   INFO(swept.err);
   REQUIRE(swept.exit_code == 0);
   const Outcome evaluated = run_vireo({"eval", checkpoint}, folder);
@@ -525,6 +526,17 @@ TEST_CASE("cli: steer fits AurA and LinEAS on a trained ViT then applies and swe
   CHECK(unsteered.rfind("       0", 0) == 0);
   CHECK(unsteered.substr(unsteered.size() - clean_top1.size()) == clean_top1);
   CHECK(read_text(figure).rfind("<svg", 0) == 0);
+
+  // The sweep as JSON, in the run folder, becomes the report's strength-sweep component (vireo train
+  // already wrote a report of the run, without it).
+  CHECK(read_text(run_dir + "/report.html").find("<b>strength sweep</b>") != std::string::npos);
+  CHECK(read_text(sweep_json).find("\"all top-1 (%)\"") != std::string::npos);
+  const Outcome reported = run_vireo({"report", run_dir, "-o", folder / "report.html", "--no-tsne"}, folder);
+  INFO(reported.err);
+  REQUIRE(reported.exit_code == 0);
+  const std::string report = read_text(folder / "report.html");
+  CHECK(report.find("data-component=\"strength-sweep\"") != std::string::npos);
+  CHECK(report.find("test top-1 against strength: aura") != std::string::npos);
 }
 
 TEST_CASE("cli refuses: steer with a bad sample spec or points that match nothing") {

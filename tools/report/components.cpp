@@ -279,7 +279,9 @@ std::string heat_map_svg(const HeatMap& map) {
   const double cell_width = 56, cell_height = 26, left = 120, top = 54;
   size_t columns = map.column_labels.size();
   for (const auto& row : map.values) columns = std::max(columns, row.size());
-  const double width = left + cell_width * static_cast<double>(columns) + 10;
+  // Wide enough for the cells and for the title (about 7.5 pixels a character at 14 px).
+  const double width = std::max(left + cell_width * static_cast<double>(columns) + 10,
+                                7.5 * static_cast<double>(map.title.size()) + 20);
   const double height = top + cell_height * static_cast<double>(map.values.size()) + 10;
   std::ostringstream svg;
   svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height

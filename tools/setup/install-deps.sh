@@ -14,6 +14,7 @@ packages=(
   libyaml-cpp-dev                       # YAML recipes
   libcli11-dev                          # the vireo command line
   dataset-fashion-mnist                 # the default recipe's data
+  chromium                              # the browser test of reports (headless; 115 MB download, 369 MB installed)
 )
 if [ "${1:-}" = "--fuzz" ]; then
   packages+=(

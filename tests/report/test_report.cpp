@@ -262,3 +262,34 @@ TEST_CASE("report: the report of a classifier run and a DDPM run holds what thei
 
   CHECK_THROWS_AS(report::run_report({folder / "missing"}), Error);
 }
+
+TEST_CASE("report: the README example builds a page from components") {
+  TempFolder folder("report_readme");
+  for (const char* run : {"a", "b"}) {
+    std::filesystem::create_directories(folder / run);
+    testing::write_text(folder / (std::string(run) + "/metrics.jsonl"),
+                        "{\"step\":10,\"epoch\":0.5,\"loss\":2.0}\n{\"step\":20,\"epoch\":1.0,\"loss\":1.0}\n");
+  }
+  std::vector<int64_t> labels;
+  const Tensor features = clustered_points(20, 4, 2, labels);
+  const std::vector<std::string> class_names = {"cat", "dog"};
+  const std::string path = folder / "report.html";
+  // From the README ("Reports"), with the run folders in the test's folder.
+  report::Page page{.title = "EMA scaling"};
+  page.add(report::training_curves({{.name = "κ = 1", .metrics = training::read_metrics(folder / "a/metrics.jsonl")},
+                                    {.name = "κ = 4", .metrics = training::read_metrics(folder / "b/metrics.jsonl")}}));
+  page.add(report::embedding_plot({{.method = "PCA", .points = report::pca_2d(features), .labels = labels}},
+                                  class_names));
+  page.add(report::confusion_matrix({.counts = {{48, 2}, {5, 45}}, .class_names = {"cat", "dog"}}));
+  page.omit("samples", "not a diffusion run");
+  report::write_text_file(path, page.render());
+
+  const std::string html = testing::read_text(path);
+  CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
+  CHECK(contains(html, "<title>EMA scaling</title>"));
+  CHECK(contains(html, "κ = 4"));
+  CHECK(contains(html, "data-component=\"embedding\""));
+  CHECK(contains(html, ">0.96</text>"));  // 48 of 50
+  CHECK(contains(html, "<b>samples</b>: not a diffusion run"));
+  CHECK(contains(html, "Content-Security-Policy"));
+}

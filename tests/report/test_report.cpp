@@ -161,7 +161,7 @@ TEST_CASE("report: confusion_matrix shows row shares and refuses a ragged matrix
   CHECK_THROWS_AS(report::confusion_matrix({.counts = {{3, 1}, {0}}}), Error);
 }
 
-TEST_CASE("report: embedding, neighbours, samples and sweep components hold their data") {
+TEST_CASE("report: the embedding neighbour sample and sweep components hold their data") {
   const std::string embedding = report::embedding_plot(
       {{.method = "PCA", .points = {{0, 0}, {1, 2}, {2, 1}}, .labels = {0, 1, 1}}}, {"zero", "one"});
   CHECK(contains(embedding, "data-component=\"embedding\""));

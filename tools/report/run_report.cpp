@@ -8,7 +8,6 @@
 #include <numeric>
 #include <set>
 
-#include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "models/backbone.h"

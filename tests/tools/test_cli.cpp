@@ -515,9 +515,10 @@ TEST_CASE("cli: steer fits AurA and LinEAS on a trained ViT then applies and swe
   CHECK(applied.out.find("class  clean top1  steered top1") != std::string::npos);
 
   // The sweep's strength-0 row is the unsteered model: its overall accuracy is vireo eval's.
-  const std::string figure = folder / "sweep.svg";
-  const Outcome swept = run_vireo(
-      {"steer", "sweep", checkpoint, "--intervention", aura, "--strengths", "0", "1", "--figure", figure}, folder);
+  const std::string figure = folder / "sweep.svg", sweep_json = run_dir + "/steering_sweep.json";
+  const Outcome swept = run_vireo({"steer", "sweep", checkpoint, "--intervention", aura, "--strengths", "0", "1",
+                                   "--figure", figure, "--json", sweep_json},
+                                  folder);
   INFO(swept.err);
   REQUIRE(swept.exit_code == 0);
   const Outcome evaluated = run_vireo({"eval", checkpoint}, folder);
@@ -531,6 +532,17 @@ TEST_CASE("cli: steer fits AurA and LinEAS on a trained ViT then applies and swe
   CHECK(unsteered.rfind("       0", 0) == 0);
   CHECK(unsteered.substr(unsteered.size() - clean_top1.size()) == clean_top1);
   CHECK(read_text(figure).rfind("<svg", 0) == 0);
+
+  // The sweep as JSON, in the run folder, becomes the report's strength-sweep component (vireo train
+  // already wrote a report of the run, without it).
+  CHECK(read_text(run_dir + "/report.html").find("<b>strength sweep</b>") != std::string::npos);
+  CHECK(read_text(sweep_json).find("\"all top-1 (%)\"") != std::string::npos);
+  const Outcome reported = run_vireo({"report", run_dir, "-o", folder / "report.html", "--no-tsne"}, folder);
+  INFO(reported.err);
+  REQUIRE(reported.exit_code == 0);
+  const std::string report = read_text(folder / "report.html");
+  CHECK(report.find("data-component=\"strength-sweep\"") != std::string::npos);
+  CHECK(report.find("test top-1 against strength: aura") != std::string::npos);
 }
 
 TEST_CASE("cli: steer neuron-path finds a path on a trained ViT and compares ablating it with baselines") {
@@ -627,12 +639,11 @@ TEST_CASE("cli: robustness writes the AUC matrices of each group and their gap")
     for (size_t s = 0; s < json["gap"][p].size(); ++s)
       CHECK(json["gap"][p][s].get<double>() ==
             doctest::Approx(std::abs(json["auc"]["low"][p][s].get<double>() - json["auc"]["high"][p][s].get<double>())));
-  for (const char* figure : {"auc_heatmaps.svg", "gap_heatmap.svg"}) {
-    const std::string svg = read_text(folder / (std::string("first/") + figure));
-    CHECK(svg.rfind("<svg", 0) == 0);
-    CHECK(svg.find("<rect") != std::string::npos);
-  }
-  CHECK(read_text(folder / "first/auc_heatmaps.svg").find(">high<") != std::string::npos);
+  // The heat maps: the report library's page of robustness.json, one map per group and the gap.
+  const std::string page = read_text(folder / "first/report.html");
+  CHECK(page.find("<svg") != std::string::npos);
+  CHECK(page.find("<rect") != std::string::npos);
+  for (const char* title : {">low (clean AUC", ">high (clean AUC", ">gap<"}) CHECK(page.find(title) != std::string::npos);
   // Seeded noise: the same command gives the same matrices.
   run_into(folder / "second");
   CHECK(nlohmann::json::parse(read_text(folder / "second/robustness.json"))["auc"] == json["auc"]);

@@ -36,7 +36,7 @@
 #include "engine/ops.h"
 #include "engine/optim/sgd.h"
 #include "engine/random.h"
-#include "tools/experiments/svg_chart.h"
+#include "tools/report/svg_chart.h"
 #include "training/ema_scaling.h"
 
 namespace {
@@ -172,7 +172,7 @@ int main(int argc, char** argv) {
     }
     if (!csv.flush()) throw Error("cannot write " + out_dir + "/curves.csv");
 
-    experiments::SvgChart chart{.title = "EMA of SGD iterates on a noisy quadratic: the EMA's loss per sample seen",
+    report::SvgChart chart{.title = "EMA of SGD iterates on a noisy quadratic: the EMA's loss per sample seen",
                                 .x_label = "samples seen", .y_label = "L(EMA), mean of " + std::to_string(config.seeds) + " seeds",
                                 .log_y = true};
     const int colours[] = {7, 0, 0, 1, 1};  // grey base; κ = 4 blue, κ = 16 red; dashed without the rule

@@ -25,7 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
-#include "tools/experiments/svg_chart.h"
+#include "tools/report/svg_chart.h"
 
 namespace {
 
@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
     std::ostringstream table;
     table << "| configuration | peak tensor MiB | held for backward MiB | peak RSS MiB | img/s |\n"
           << "|---|---|---|---|---|\n";
-    vireo::experiments::SvgChart chart{.title = "ViT-Tiny training step: tensor memory held at each phase's end",
+    vireo::report::SvgChart chart{.title = "ViT-Tiny training step: tensor memory held at each phase's end",
                                        .x_label = "phase: 1 zero_grad, 2 forward (loss), 3 backward, 4 optimizer step",
                                        .y_label = "MiB held by tensors"};
     for (size_t i = 0; i < runs.size(); ++i) {
@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
             << " | " << fixed(saved, 1) << (base ? "" : " (" + relative(saved, plain_saved) + ")") << " | "
             << fixed(rss, 0) << (base ? "" : " (" + relative(rss, plain_rss) + ")") << " | " << fixed(speed, 1)
             << (base ? "" : " (" + relative(speed, plain_speed) + ")") << " |\n";
-      vireo::experiments::Series line{.name = kConfigurations[i].label, .dashed = kConfigurations[i].name == "all"};
+      vireo::report::Series line{.name = kConfigurations[i].label, .dashed = kConfigurations[i].name == "all"};
       for (size_t p = 0; p < kPhases.size(); ++p) {
         line.x.push_back(static_cast<double>(p + 1));
         line.y.push_back(run["memory_phases"][kPhases[p]]["held_mib"].get<double>());

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "steering/neuron_path.h"
-#include "tools/experiments/svg_chart.h"
+#include "tools/report/svg_chart.h"
 
 namespace {
 
@@ -101,10 +101,10 @@ int main(int argc, char** argv) {
     std::ofstream(folder + "/summary.json") << summary.dump(2) << "\n";
 
     if (!figure.empty()) {
-      vireo::experiments::SvgChart chart{.title = "label-probability drop with the path ablated, per class",
+      vireo::report::SvgChart chart{.title = "label-probability drop with the path ablated, per class",
                                          .x_label = "class", .y_label = "drop of p(label)"};
       for (const std::string& method : methods) {
-        vireo::experiments::Series series;
+        vireo::report::Series series;
         series.name = method == "random" ? "random (mean)" : method;
         series.dashed = method != "joint_influence";
         for (const ClassDrops& drops : classes) {

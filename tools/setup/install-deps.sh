@@ -15,6 +15,7 @@ packages=(
   libcli11-dev                          # the vireo command line
   openmpi-bin libopenmpi-dev            # data-parallel training: mpirun and MPI (training/dist)
   dataset-fashion-mnist                 # the default recipe's data
+  chromium                              # the browser test of reports (headless; 115 MB download, 369 MB installed)
 )
 if [ "${1:-}" = "--fuzz" ]; then
   packages+=(

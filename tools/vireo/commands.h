@@ -19,5 +19,6 @@ Subcommand add_sample_command(CLI::App& vireo); // sample.cpp
 Subcommand add_bench_command(CLI::App& vireo);  // bench.cpp
 Subcommand add_steer_command(CLI::App& vireo);  // steer.cpp
 Subcommand add_robustness_command(CLI::App& vireo);  // robustness.cpp
+Subcommand add_report_command(CLI::App& vireo);      // report.cpp
 
 }  // namespace vireo::cli

@@ -7,6 +7,7 @@
 //   vireo bench --model M | --gemm N   a timed training step (or SGEMM) as one JSON line (tools/bench)
 //   vireo steer fit|apply …            fit an intervention (AurA, AcT, LinEAS), apply it (steer.cpp)
 //   vireo robustness CHECKPOINT […]    ROC AUC per subgroup under graded perturbations (robustness.cpp)
+//   vireo report RUN_DIR… -o FILE      a self-contained HTML report of runs (report.cpp)
 //
 // Every failure is one line on stderr — "vireo: error: recipe.yaml:12: unknown key optimizer.lrr (did
 // you mean lr?)" — and a non-zero exit code: 1 for a refused input (a vireo::Error), 2 for a command line
@@ -60,7 +61,7 @@ int main(int argc, char** argv) {
   const std::vector<vireo::cli::Subcommand> subcommands = {
       vireo::cli::add_train_command(app), vireo::cli::add_eval_command(app), vireo::cli::add_sample_command(app),
       vireo::cli::add_info_command(app), vireo::cli::add_bench_command(app), vireo::cli::add_steer_command(app),
-      vireo::cli::add_robustness_command(app)};
+      vireo::cli::add_robustness_command(app), vireo::cli::add_report_command(app)};
 
   // An unknown subcommand is named with a suggestion, rather than CLI11's "arguments were not expected".
   if (argc > 1 && argv[1][0] != '-') {
@@ -78,7 +79,7 @@ int main(int argc, char** argv) {
     }
     if (!known)
       return error("unknown command '" + given + "'" + (suggestion.empty() ? "" : " (did you mean " + suggestion + "?)") +
-                       "; commands: train, eval, sample, info, bench, steer, robustness (see vireo --help)",
+                       "; commands: train, eval, sample, info, bench, steer, robustness, report (see vireo --help)",
                    2);
   }
 

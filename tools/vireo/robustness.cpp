@@ -7,22 +7,22 @@
 //                        "classes"}], "auc": {group: [[per strength] per perturbation]}, "clean_auc":
 //                        {group: AUC}, "gap": [[per strength] per perturbation]} — and, beside them,
 //                        "accuracy" (shaped as "auc"), "clean_accuracy", "examples", "seed", "model", "step"
-//   auc_heatmaps.svg     one AUC heat map per group, side by side on one colour scale
-//   gap_heatmap.svg      the gap between the best and the worst group
+//   report.html          the robustness.json drawn by the report library (tools/report/components.h): one
+//                        AUC heat map per group and the gap between the best and the worst group, side by side
 // and prints a compact table: per group the clean AUC and the AUC at each perturbation's largest strength.
 // Each file is written to NAME.tmp and renamed over NAME.
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "engine/error.h"
-#include "tools/experiments/svg_chart.h"
+#include "tools/report/components.h"
+#include "tools/report/html.h"
+#include "tools/report/page.h"
 #include "tools/vireo/commands.h"
 #include "training/checkpoint.h"
 #include "training/data/idx.h"
@@ -42,18 +42,6 @@ struct RobustnessArguments {
   uint64_t seed = 0;
   bool ema = false;
 };
-
-void write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
-    file << text;
-    if (!file.flush()) fail("-o: cannot write ", temporary);
-  }
-  std::error_code failure;
-  std::filesystem::rename(temporary, path, failure);
-  if (failure) fail("-o: cannot rename ", temporary, " over ", path, ": ", failure.message());
-}
 
 std::string format_strength(double strength) {
   char text[32];
@@ -85,37 +73,11 @@ nlohmann::ordered_json to_json(const eval::RobustnessResult& result, const std::
   return json;
 }
 
-void write_heat_maps(const eval::RobustnessResult& result, const std::string& folder) {
-  std::vector<std::string> rows;
-  size_t columns = 0;
-  for (const data::PerturbationSweep& sweep : result.sweeps) {
-    std::string label = sweep.name + " (";
-    for (size_t s = 1; s < sweep.strengths.size(); ++s) {
-      if (s > 1) label += ",";
-      label += format_strength(sweep.strengths[s]);
-    }
-    rows.push_back(label + ")");
-    columns = std::max(columns, sweep.strengths.size());
-  }
-  std::vector<std::string> column_labels = {"clean"};
-  for (size_t s = 1; s < columns; ++s) column_labels.push_back("level " + std::to_string(s));
-  // One scale for every group, from the worst cell (at most 0.5, chance) to 1.
-  double lowest = 0.5, largest_gap = 0.0;
-  for (const auto& group : result.auc)
-    for (const auto& row : group)
-      for (double value : row)
-        if (!std::isnan(value)) lowest = std::min(lowest, value);
-  for (const auto& row : result.gap)
-    for (double value : row)
-      if (!std::isnan(value)) largest_gap = std::max(largest_gap, value);
-  experiments::SvgHeatMaps auc{.title = "ROC AUC per group (rows: perturbation and its strengths)", .low = lowest, .high = 1.0};
-  for (size_t g = 0; g < result.groups.size(); ++g)
-    auc.add({.title = result.groups[g].name, .row_labels = rows, .column_labels = column_labels, .values = result.auc[g]});
-  auc.write(folder + "/auc_heatmaps.svg");
-  experiments::SvgHeatMaps gap{.title = "AUC gap between groups (max - min)", .low = 0.0,
-                               .high = largest_gap > 0.0 ? largest_gap : 1.0, .columns = 1};
-  gap.add({.title = "gap", .row_labels = rows, .column_labels = column_labels, .values = result.gap});
-  gap.write(folder + "/gap_heatmap.svg");
+// The same page `vireo report` draws for a run folder holding robustness.json, read back from the file.
+void write_report(const std::string& folder) {
+  report::Page page{.title = "Robustness under perturbation", .subtitle = folder};
+  page.add(report::robustness_heat_maps(report::read_robustness(folder + "/robustness.json")));
+  report::write_text_file(folder + "/report.html", page.render());
 }
 
 // Per group: the clean AUC and the AUC at each perturbation's largest strength; then the gap likewise.
@@ -179,13 +141,13 @@ int run_robustness(const RobustnessArguments& arguments) {
   json["seed"] = arguments.seed;
   json["model"] = arguments.ema ? "ema" : "model";
   json["step"] = checkpoint.position.step;
-  write_text_atomically(folder + "/robustness.json", json.dump(1) + "\n");
-  write_heat_maps(result, folder);
+  report::write_text_file(folder + "/robustness.json", json.dump(1) + "\n");
+  write_report(folder);
   std::printf("%s: %s on %s, step %lld, %lld test examples; ROC AUC (one group vs the rest, see robustness.json)\n",
               arguments.checkpoint.c_str(), recipe.model.name.c_str(), recipe.data.dataset.c_str(),
               static_cast<long long>(checkpoint.position.step), static_cast<long long>(result.examples));
   print_table(result);
-  std::printf("wrote %s/robustness.json, auc_heatmaps.svg, gap_heatmap.svg\n", folder.c_str());
+  std::printf("wrote %s/robustness.json and report.html\n", folder.c_str());
   return 0;
 }
 

@@ -3,7 +3,7 @@
 //   vireo steer fit CHECKPOINT --method aura|det0|damp|act|act-mean|act-gaussian|lineas --points REGEX…
 //                   --source SPEC --target SPEC -o out.safetensors
 //   vireo steer apply CHECKPOINT --intervention FILE… [--strength λ…]
-//   vireo steer sweep CHECKPOINT --intervention FILE… [--strengths λ…] [--figure sweep.svg]
+//   vireo steer sweep CHECKPOINT --intervention FILE… [--strengths λ…] [--figure sweep.svg] [--json F]
 //   vireo steer neuron-path CHECKPOINT --class C [--examples N] [--steps 20] -o path.json
 //
 // The model and its data come from the recipe stored in the checkpoint (as vireo eval). SPEC selects
@@ -12,12 +12,14 @@
 // fit is deterministic. apply prints the test accuracy per class without and with the interventions, which
 // are attached in the order given, each at its strength (default 1). sweep attaches them all at each
 // strength in turn (default 0, 0.25, …, 1) and prints the test accuracy per class at each, as a table and
-// optionally as a line chart (one line per class). neuron-path finds a ViT's neuron path for class C by joint
+// optionally as a line chart (one line per class) and as JSON for reports (steering_sweep*.json in a run
+// folder is drawn by vireo report: tools/report/run_report.h). neuron-path finds a ViT's neuron path for class C by joint
 // influence on N training images of the class (steering/neuron_path.h), with the activation-argmax path and
 // random paths as baselines, measures the label probability of the class's test images with each path
 // ablated and enhanced, prints the comparison and writes it all as JSON.
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -25,7 +27,8 @@
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "steering/steering.h"
-#include "tools/experiments/svg_chart.h"
+#include "tools/report/html.h"
+#include "tools/report/svg_chart.h"
 #include "tools/vireo/commands.h"
 #include "training/checkpoint.h"
 #include "training/classification.h"
@@ -223,7 +226,7 @@ int run_apply(const ApplyArguments& arguments) {
 }
 
 struct SweepArguments {
-  std::string checkpoint, figure;
+  std::string checkpoint, figure, json;
   std::vector<std::string> interventions;
   std::vector<double> strengths = {0.0, 0.25, 0.5, 0.75, 1.0};
 };
@@ -237,9 +240,10 @@ int run_sweep(const SweepArguments& arguments) {
   std::printf("strength");
   for (int64_t label = 0; label < classes; ++label) std::printf("  class %lld", static_cast<long long>(label));
   std::printf("  all\n");
-  experiments::SvgChart chart{.title = "test top-1 per class against strength", .x_label = "strength λ",
+  report::SvgChart chart{.title = "test top-1 per class against strength", .x_label = "strength λ",
                               .y_label = "top-1 (%)"};
   std::vector<std::vector<double>> accuracy(classes);
+  std::vector<double> overall;
   for (double strength : arguments.strengths) {
     std::vector<steering::AttachedIntervention> attached;
     for (const steering::Intervention& intervention : interventions)
@@ -254,13 +258,28 @@ int run_sweep(const SweepArguments& arguments) {
       total.total += counts[label].total;
       std::printf("  %6.2f%%", accuracy[label].back());
     }
-    std::printf("  %6.2f%%\n", 100.0 * total.fraction());
+    overall.push_back(100.0 * total.fraction());
+    std::printf("  %6.2f%%\n", overall.back());
   }
   if (!arguments.figure.empty()) {
     for (int64_t label = 0; label < classes; ++label)
       chart.add({.name = "class " + std::to_string(label), .x = arguments.strengths, .y = accuracy[label]});
     chart.write(arguments.figure);
     std::printf("figure: %s\n", arguments.figure.c_str());
+  }
+  if (!arguments.json.empty()) {
+    // The schema of report::read_strength_sweep: metrics as a list, to keep their order.
+    nlohmann::json metrics = nlohmann::json::array();
+    for (int64_t label = 0; label < classes; ++label)
+      metrics.push_back({{"name", "class " + std::to_string(label) + " top-1 (%)"}, {"values", accuracy[label]}});
+    metrics.push_back({{"name", "all top-1 (%)"}, {"values", overall}});
+    std::string title = "test top-1 against strength:";
+    for (const steering::Intervention& intervention : interventions) title += " " + intervention.method;
+    const nlohmann::json sweep = {{"title", title}, {"checkpoint", arguments.checkpoint},
+                                  {"interventions", arguments.interventions}, {"strengths", arguments.strengths},
+                                  {"metrics", metrics}};
+    report::write_text_file(arguments.json, sweep.dump(1) + "\n");
+    std::printf("json: %s\n", arguments.json.c_str());
   }
   return 0;
 }
@@ -376,6 +395,8 @@ Subcommand add_steer_command(CLI::App& vireo) {
       ->required();
   sweep_app->add_option("--strengths", sweep->strengths, "The strengths, applied to every intervention (0 0.25 … 1)");
   sweep_app->add_option("--figure", sweep->figure, "Also write the accuracies as an SVG line chart");
+  sweep_app->add_option("--json", sweep->json,
+                        "Also write them as JSON (RUN_DIR/steering_sweep.json is drawn by vireo report)");
 
   auto path = std::make_shared<NeuronPathArguments>();
   CLI::App* path_app = app->add_subcommand(

@@ -1,5 +1,7 @@
 // vireo train RECIPE [key=value …]: loads a recipe, applies the overrides, trains, and prints where the
-// run went and the test metrics it reached (accuracy, or a DDPM's test loss).
+// run went and the test metrics it reached (accuracy, or a DDPM's test loss). A finished run also gets
+// RUN_DIR/report.html (tools/report/run_report.h): curves, PCA and t-SNE of 500 test images (≈ 0.2 s of
+// CPU for the t-SNE), neighbours and the confusion matrix — a few seconds at most.
 //
 //   vireo train training/recipes/quickstart.yaml
 //   vireo train training/recipes/quickstart.yaml optimizer.lr=0.1 run.dir=/tmp/x
@@ -9,12 +11,26 @@
 #include <string>
 #include <vector>
 
+#include "engine/error.h"
+#include "tools/report/html.h"
+#include "tools/report/run_report.h"
 #include "tools/vireo/commands.h"
 #include "training/recipe.h"
 #include "training/trainer.h"
 
 namespace vireo::cli {
 namespace {
+
+// RUN_DIR/report.html. The run itself succeeded, so a report that cannot be written is a warning.
+void write_report(const std::string& run_dir) {
+  const std::string path = run_dir + "/report.html";
+  try {
+    report::write_text_file(path, report::run_report({run_dir}).render());
+    std::printf("report: %s\n", path.c_str());
+  } catch (const Error& failure) {
+    std::fprintf(stderr, "vireo: warning: no report written: %s\n", failure.what());
+  }
+}
 
 struct TrainArguments {
   std::string recipe;
@@ -54,6 +70,7 @@ int run_train(const TrainArguments& arguments) {
   }
   std::printf("%lld steps in %.1f s (training %.1f s, evaluation %.1f s)\n", static_cast<long long>(summary.steps),
               summary.seconds, summary.training_seconds, summary.evaluation_seconds);
+  write_report(summary.run_dir);
   return 0;
 }
 
@@ -66,7 +83,8 @@ Subcommand add_train_command(CLI::App& vireo) {
       "Overrides set any recipe key: optimizer.lr=0.1 run.dir=/tmp/x data.batch_size=64 (values are YAML, so\n"
       "lists work: data.train_transforms.0.padding=4). resume=true (or --resume) continues the run from\n"
       "RUN_DIR/checkpoint.safetensors with exactly the metrics an uninterrupted run would log.\n"
-      "The run folder receives recipe.resolved.yaml, metrics.jsonl and checkpoint.safetensors.");
+      "The run folder receives recipe.resolved.yaml, metrics.jsonl, checkpoint.safetensors and, at the end,\n"
+      "report.html (vireo report).");
   app->add_option("recipe", arguments->recipe, "The recipe file (e.g. training/recipes/quickstart.yaml)")->required();
   app->add_option("overrides", arguments->overrides, "key.path=value assignments applied to the recipe");
   app->add_flag("--resume", arguments->resume, "Continue from the run folder's checkpoint (run.resume=true)");

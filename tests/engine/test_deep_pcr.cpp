@@ -126,6 +126,11 @@ TEST_CASE("Newton makes the first k layers exact after k iterations and the whol
     CHECK(max_difference(partial.states.slice(0, 0, k), exact.slice(0, 0, k)) < 1e-12);
     if (k == layers - 1) CHECK(max_difference(partial.states.slice(0, k, layers), exact.slice(0, k, layers)) > 1e-8);
   }
+  // Without a tolerance to stop at, Newton runs its default cap: L iterations.
+  const deep_pcr::Forward capped =
+      deep_pcr::forward(chain.input, chain.weights, chain.biases, deep_pcr::Activation::tanh, {.tolerance = 0.0});
+  CHECK(capped.statistics.newton_iterations == layers);
+  CHECK(max_difference(capped.states, exact) < 1e-12);
 }
 
 TEST_CASE("solve_linear_recurrence takes ceil(log2 n) sweeps and equals forward substitution") {

@@ -2,10 +2,13 @@
 // a chain (METHODS.md §3, "DeepPCR"; engine/parallel/deep_pcr.h). A deep, narrow tanh MLP
 //     z_l = tanh(W_l z_{l−1} + b_l),   W_l ~ N(0, gain²/d),   b_l ~ N(0, 0.1²),   z_0 ~ N(0, 1),
 // of width d is evaluated layer after layer (L sequential steps) and by DeepPCR: Newton iterations from
-// z = 0, each one parallel linearisation plus ⌈log₂ L⌉ PCR sweeps, until the residual is below the f32
-// tolerance. For L = 16, 32, … and each width we record the Newton iterations, the sequential steps, the
-// largest difference from the sequential states and gradients, and the wall-clock times of both forward
-// passes (the PCR one on 1 and on `--threads` threads) and both backward passes (best of `--repeats`).
+// z = 0, each one parallel linearisation plus ⌈log₂ L⌉ PCR sweeps, until the residual is below the
+// tolerance (f32 by default; --f64 on request). For L = 16, 32, … and each width we record the Newton
+// iterations, the sequential steps, the largest difference from the sequential states and gradients, and
+// the wall-clock times of both forward passes (the PCR one on 1 and on `--threads` threads) and both
+// backward passes (best of `--repeats`). The default gain 1 keeps the chain from being chaotic; at gain 2
+// (--gain 2) perturbations grow exponentially along it, Newton needs O(L) iterations, and beyond some L
+// rounding keeps it from converging at all.
 //
 // Output: a markdown table (stdout); in --out the rows as results.csv and summary.json (with the load
 // average before and after — the times mean something only on an idle machine), and two figures:
@@ -47,6 +50,7 @@ struct Config {
   int threads = 2;
   int repeats = 3;
   uint64_t seed = 0;
+  bool f64 = false;  // compute in f64 instead of f32
 };
 
 struct Row {
@@ -80,10 +84,11 @@ std::vector<double> load_average() {
 
 Row measure(const Config& config, int64_t width, int64_t layers) {
   Generator generator(config.seed + static_cast<uint64_t>(1000 * width + layers));
-  const Tensor input = randn({config.batch, width}, {}, &generator);
-  const Tensor weights = mul(randn({layers, width, width}, {}, &generator), config.gain / std::sqrt(double(width)));
-  const Tensor biases = mul(randn({layers, width}, {}, &generator), 0.1);
-  const Tensor output_gradient = randn({config.batch, width}, {}, &generator);  // ∂loss/∂z_L
+  const TensorOptions options{.dtype = config.f64 ? DType::f64 : DType::f32};
+  const Tensor input = randn({config.batch, width}, options, &generator);
+  const Tensor weights = mul(randn({layers, width, width}, options, &generator), config.gain / std::sqrt(double(width)));
+  const Tensor biases = mul(randn({layers, width}, options, &generator), 0.1);
+  const Tensor output_gradient = randn({config.batch, width}, options, &generator);  // ∂loss/∂z_L
   const auto tanh = deep_pcr::Activation::tanh;
 
   Row row{.width = width, .layers = layers};
@@ -130,6 +135,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", config.threads, "OpenMP threads of the PCR runs")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--repeats", config.repeats, "timed runs per measurement (the best counts)")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--seed", config.seed, "seed of the random chains")->capture_default_str();
+  app.add_flag("--f64", config.f64, "compute in f64 (Newton tolerance 1e-10) instead of f32 (1e-5)");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -140,16 +146,16 @@ int main(int argc, char** argv) {
       for (int64_t layers = config.min_depth; layers <= config.max_depth; layers *= 2) rows.push_back(measure(config, width, layers));
     const std::vector<double> load_after = load_average();
 
-    std::printf("DeepPCR on a tanh MLP (f32, batch %lld, gain %g, Newton from z = 0 to residual ≤ 1e-5; PCR on %d threads, "
+    std::printf("DeepPCR on a tanh MLP (%s, batch %lld, gain %g, Newton from z = 0 to residual ≤ %s; PCR on %d threads, "
                 "the sequential chain on 1; best of %d; load average %.2f before, %.2f after)\n\n",
-                static_cast<long long>(config.batch), config.gain, config.threads, config.repeats,
+                config.f64 ? "f64" : "f32", static_cast<long long>(config.batch), config.gain, config.f64 ? "1e-10" : "1e-5", config.threads, config.repeats,
                 load_before.empty() ? -1.0 : load_before[0], load_after.empty() ? -1.0 : load_after[0]);
     std::printf("| d | L | Newton iterations | sweeps per solve | sequential steps (PCR / chain) | max state difference | "
                 "max gradient difference | forward ms: chain | PCR, 1 thread | PCR, %d threads | PCR / chain | "
                 "backward ms: chain | PCR, %d threads | PCR / chain |\n",
                 config.threads, config.threads);
     std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    nlohmann::json summary = {{"batch", config.batch}, {"gain", config.gain}, {"threads", config.threads},
+    nlohmann::json summary = {{"dtype", config.f64 ? "f64" : "f32"}, {"batch", config.batch}, {"gain", config.gain}, {"threads", config.threads},
                               {"load_average_before", load_before}, {"load_average_after", load_after},
                               {"rows", nlohmann::json::array()}};
     std::ofstream csv(out_dir + "/results.csv");
@@ -158,7 +164,7 @@ int main(int argc, char** argv) {
            "sequential_backward_ms,pcr_backward_ms\n";
     for (const Row& row : rows) {
       const deep_pcr::Statistics& s = row.statistics;
-      std::printf("| %lld | %lld | %lld | %lld | %lld / %lld | %.1e | %.1e | %.3f | %.2f | %.2f | %.0f× | %.3f | %.2f | %.0f× |\n",
+      std::printf("| %lld | %lld | %lld | %lld | %lld / %lld | %.1e | %.1e | %.3f | %.2f | %.2f | %.3g× | %.3f | %.2f | %.3g× |\n",
                   static_cast<long long>(row.width), static_cast<long long>(row.layers),
                   static_cast<long long>(s.newton_iterations), static_cast<long long>(s.sweeps_per_solve),
                   static_cast<long long>(s.sequential_steps), static_cast<long long>(row.layers), row.state_difference,

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Experiment 2 of the methods issue: DeepPCR's sequential depth and wall-clock time against the depth L of a
-# tanh MLP (tools/experiments/deep_pcr_depth.cpp says what and how). About half a minute on an idle 2-core
+# tanh MLP (tools/experiments/deep_pcr_depth.cpp says what and how). About ten seconds on an idle 2-core
 # machine; the times are worth something only there, so it prints the load average first. Writes the table,
 # results.csv, summary.json and the two figures into OUT (default experiments/deep_pcr_depth) and copies the
 # figures to docs/figures/ for the README. Further arguments go to the program (e.g. --widths 16,32).

@@ -6,6 +6,7 @@
 //   modules, layers, hooks, init       engine/nn.h
 //   optimizers, clipping, schedules    engine/optim.h
 //   safetensors files                  engine/io.h
+//   DeepPCR (a chain in log L steps)   engine/parallel/deep_pcr.h (namespace vireo::deep_pcr)
 //   ResNet, ViT, DDPM UNet, registry   models/models.h
 //   datasets, augmentations, loader    training/data.h (namespace vireo::data)
 //   kNN, linear probe, accuracy        training/eval.h (namespace vireo::eval)
@@ -18,6 +19,7 @@
 #include "engine/io.h"
 #include "engine/nn.h"
 #include "engine/optim.h"
+#include "engine/parallel/deep_pcr.h"
 #include "engine/ops.h"
 #include "engine/random.h"
 #include "engine/state_dict.h"

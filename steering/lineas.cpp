@@ -15,27 +15,6 @@ namespace vireo::steering {
 
 namespace {
 
-// Turns off requires_grad on a model's parameters for a scope (the model is frozen; only the maps train).
-class FrozenParameters {
- public:
-  explicit FrozenParameters(nn::Module& model) {
-    for (Tensor& parameter : model.parameters()) {
-      if (parameter.requires_grad()) {
-        parameter.requires_grad_(false);
-        frozen_.push_back(parameter);
-      }
-    }
-  }
-  ~FrozenParameters() {
-    for (Tensor& parameter : frozen_) parameter.requires_grad_(true);
-  }
-  FrozenParameters(const FrozenParameters&) = delete;
-  FrozenParameters& operator=(const FrozenParameters&) = delete;
-
- private:
-  std::vector<Tensor> frozen_;
-};
-
 // The sparse-group step on one group: u = ST(x − center, t₁); x ← center + max(0, 1 − t₂√d/‖u‖₂)·u.
 void group_shrink(Tensor& values, double center, double l1_threshold, double group_threshold) {
   NoGrad no_grad;

@@ -77,6 +77,28 @@ class EvalMode {
   bool was_training_;
 };
 
+// Turns off requires_grad on a model's parameters for a scope, then back on for those that had it: the
+// model is frozen while only the steering parameters (or the inputs) take gradients.
+class FrozenParameters {
+ public:
+  explicit FrozenParameters(nn::Module& model) {
+    for (Tensor& parameter : model.parameters()) {
+      if (parameter.requires_grad()) {
+        parameter.requires_grad_(false);
+        frozen_.push_back(parameter);
+      }
+    }
+  }
+  ~FrozenParameters() {
+    for (Tensor& parameter : frozen_) parameter.requires_grad_(true);
+  }
+  FrozenParameters(const FrozenParameters&) = delete;
+  FrozenParameters& operator=(const FrozenParameters&) = delete;
+
+ private:
+  std::vector<Tensor> frozen_;
+};
+
 // Forward hooks removed together at the end of a scope, however it ends.
 class ScopedHooks {
  public:

@@ -93,6 +93,37 @@ std::map<int64_t, Tensor> BottleneckRecorder::activations() const {
   return result;
 }
 
+void RecordedActivations::save(const std::string& path) const {
+  VIREO_CHECK(!activations.empty() && labels.defined(), "RecordedActivations::save: nothing recorded (", path, ")");
+  StateDict tensors{{"labels", labels.to(DType::i64)}};
+  for (const auto& [t, h] : activations) tensors["activations/" + std::to_string(t)] = h.to(DType::f32);
+  io::SafetensorsMetadata metadata(notes.begin(), notes.end());
+  metadata["vireo.format"] = "bottleneck_activations";
+  metadata["classes"] = std::to_string(classes);
+  io::save_safetensors(path, tensors, metadata);
+}
+
+RecordedActivations RecordedActivations::load(const std::string& path) {
+  const io::SafetensorsFile file = io::load_safetensors(path);
+  check_format(file, path, "bottleneck_activations");
+  RecordedActivations recorded;
+  recorded.classes = parse_integer(metadata_entry(file, path, "bottleneck_activations", "classes"), path, "classes");
+  recorded.labels = tensor_entry(file, path, "labels");
+  VIREO_CHECK(recorded.labels.dim() == 1, path, ": 'labels' must be [N], got ", describe(recorded.labels));
+  const std::string prefix = "activations/";
+  for (const auto& [name, tensor] : file.tensors) {
+    if (name.rfind(prefix, 0) != 0) continue;
+    const int64_t t = parse_integer(name.substr(prefix.size()), path, name.c_str());
+    VIREO_CHECK(tensor.dim() == 4 && tensor.size(0) == recorded.labels.size(0), path, ": '", name, "' is ",
+                describe(tensor), " but there are ", recorded.labels.size(0), " labels");
+    recorded.activations[t] = tensor;
+  }
+  VIREO_CHECK(!recorded.activations.empty(), path, ": holds no 'activations/<t>' tensors");
+  for (const auto& [key, value] : file.metadata)
+    if (key != "vireo.format" && key != "classes") recorded.notes[key] = value;
+  return recorded;
+}
+
 // ---- 3. the probe ----
 
 int64_t TimestepProbe::nearest(int64_t t) const {

@@ -64,6 +64,20 @@ class BottleneckRecorder {
   std::vector<nn::HookHandle> hooks_;
 };
 
+// What one recording run yields, kept in a file between the steps: the bottleneck per timestep, the
+// attribute label of every sample, the number of attribute classes, and free-form notes (where it came
+// from). File: tensors "activations/<t>" [N, C, H, W] f32 and "labels" [N] i64; __metadata__
+// "vireo.format" = "bottleneck_activations", "classes", plus the notes. Written atomically.
+struct RecordedActivations {
+  std::map<int64_t, Tensor> activations;
+  Tensor labels;
+  int64_t classes = 0;
+  std::map<std::string, std::string> notes;
+
+  void save(const std::string& path) const;
+  static RecordedActivations load(const std::string& path);
+};
+
 // The linear attribute classifier per timestep (step 3), the standardization of its training folded in:
 // logits_t(h) = W_t · vec(h) + b_t, W_t [K, C·H·W], b_t [K].
 struct TimestepProbe {

@@ -18,5 +18,6 @@ Subcommand add_info_command(CLI::App& vireo);   // info.cpp
 Subcommand add_sample_command(CLI::App& vireo); // sample.cpp
 Subcommand add_bench_command(CLI::App& vireo);  // bench.cpp
 Subcommand add_steer_command(CLI::App& vireo);  // steer.cpp
+Subcommand add_bias_features_command(CLI::App& steer);  // steer_bias_features.cpp (under steer)
 
 }  // namespace vireo::cli

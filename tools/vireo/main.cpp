@@ -6,6 +6,7 @@
 //   vireo info                         version, build, threads, CPU features, CUDA devices
 //   vireo bench --model M | --gemm N   a timed training step (or SGEMM) as one JSON line (tools/bench)
 //   vireo steer fit|apply …            fit an intervention (AurA, AcT, LinEAS), apply it (steer.cpp)
+//   vireo steer bias-features …        diffusion bias features of a DDPM UNet (steer_bias_features.cpp)
 //
 // Every failure is one line on stderr — "vireo: error: recipe.yaml:12: unknown key optimizer.lrr (did
 // you mean lr?)" — and a non-zero exit code: 1 for a refused input (a vireo::Error), 2 for a command line

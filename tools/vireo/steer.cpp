@@ -4,6 +4,7 @@
 //                   --source SPEC --target SPEC -o out.safetensors
 //   vireo steer apply CHECKPOINT --intervention FILE… [--strength λ…]
 //   vireo steer sweep CHECKPOINT --intervention FILE… [--strengths λ…] [--figure sweep.svg]
+//   vireo steer bias-features collect|train-sae|probe|locate|generate …   (a DDPM UNet; steer_bias_features.cpp)
 //
 // The model and its data come from the recipe stored in the checkpoint (as vireo eval). SPEC selects
 // samples of the checkpoint's dataset by label: "class=7", "class!=7" (every other class) or "all", each
@@ -299,7 +300,10 @@ Subcommand add_steer_command(CLI::App& vireo) {
   sweep_app->add_option("--strengths", sweep->strengths, "The strengths, applied to every intervention (0 0.25 … 1)");
   sweep_app->add_option("--figure", sweep->figure, "Also write the accuracies as an SVG line chart");
 
-  return {app, [fit, apply, sweep, fit_app, apply_app] {
+  const Subcommand bias_features = add_bias_features_command(*app);
+
+  return {app, [fit, apply, sweep, fit_app, apply_app, bias_features] {
+            if (bias_features.app->parsed()) return bias_features.run();
             return fit_app->parsed() ? run_fit(*fit) : apply_app->parsed() ? run_apply(*apply) : run_sweep(*sweep);
           }};
 }

@@ -8,7 +8,8 @@
 #
 #   tools/experiments/bias_features.sh DDPM_CHECKPOINT CLASSIFIER_CHECKPOINT [WORK_DIR] [NUM] [STEPS] [SCALE]
 #
-# Every step is a `vireo steer bias-features` command; the last lines form a table.
+# Every step is a `vireo steer bias-features` command; the last lines form a table, and
+# bin/experiment_bias_features (tools/experiments/bias_features.cpp) draws WORK_DIR/bias_features.svg.
 set -euo pipefail
 ddpm=$1
 classifier=$2
@@ -17,6 +18,7 @@ num=${4:-96}
 steps=${5:-10}
 scale=${6:-4}
 vireo=${VIREO:-build/bin/vireo}
+figure_program=${EXPERIMENT:-build/bin/experiment_bias_features}
 mkdir -p "$work"
 steer() { "$vireo" steer bias-features "$@"; }
 
@@ -49,3 +51,4 @@ for line in open(sys.argv[1]):
     requested = "unsteered" if unsteered else "%.2f" % r["requested"][1]
     print("%17s  %5g  %5g  %17.3f  %16.2f" % (requested, r["scale"], r["shift"], r["achieved"][1], r["frechet_distance"]))
 ' "$work/generate.jsonl"
+"$figure_program" "$work/generate.jsonl" "$work/bias_features.svg"

@@ -1,6 +1,7 @@
 // The figure of experiment 4 (tools/experiments/bias_features.sh): the footwear share achieved against the
-// share requested, from the JSON lines `vireo steer bias-features generate` printed — one line for the
-// feature scaling, one for the shift, the unsteered share as a flat dashed line and the target y = x.
+// share requested, from the JSON lines `vireo steer bias-features generate` printed — a line for the
+// feature scaling, one for the shift when it was run at two or more shares (a single point draws no
+// line; the table has it), the unsteered share as a flat dashed line and the target y = x.
 //
 //   experiment_bias_features generate.jsonl figure.svg
 #include <CLI/CLI.hpp>
@@ -41,10 +42,10 @@ int main(int argc, char** argv) {
     if (unsteered < 0.0 || scaled.x.empty()) vireo::fail(lines_path, ": needs an unsteered line and scaled lines");
     vireo::experiments::SvgChart chart{.title = "footwear share of the samples", .x_label = "requested",
                                        .y_label = "achieved (classifier labels)"};
-    chart.add({.name = "target (achieved = requested)", .x = {0.0, 0.5}, .y = {0.0, 0.5}, .dashed = true});
+    chart.add({.name = "target", .x = {0.0, 0.5}, .y = {0.0, 0.5}, .dashed = true});
     chart.add({.name = "unsteered", .x = {0.0, 0.5}, .y = {unsteered, unsteered}, .dashed = true});
     chart.add(scaled);
-    if (!shifted.x.empty()) chart.add(shifted);
+    if (shifted.x.size() >= 2) chart.add(shifted);
     chart.write(figure_path);
     std::printf("figure: %s\n", figure_path.c_str());
   } catch (const std::exception& failure) {

@@ -77,8 +77,8 @@ class EvalMode {
   bool was_training_;
 };
 
-// Turns off requires_grad on a model's parameters for a scope (the model is frozen; only what a method
-// trains — steering maps, replaced activations — collects gradients).
+// Turns off requires_grad on a model's parameters for a scope, then back on for those that had it: the
+// model is frozen while only the steering parameters (or the inputs) take gradients.
 class FrozenParameters {
  public:
   explicit FrozenParameters(nn::Module& model) {

@@ -18,6 +18,7 @@
 #include "training/diffusion/ddim_sampler.h"
 #include "training/diffusion/ddpm_sampler.h"
 #include "training/diffusion/noise_predictor.h"
+#include "training/eval/frechet.h"
 #include "training/recipe_builders.h"
 
 namespace vireo::training {
@@ -62,8 +63,10 @@ LoadedRun load_run(const std::string& path, const std::string& task, const std::
 // the samples' size, and the test pipeline its inputs go through.
 struct Classifier {
   std::shared_ptr<nn::Module> model;
+  models::Backbone* backbone = nullptr;  // the same model, for its pooled features
   data::Pipeline pipeline;
   int64_t num_classes = 0;
+  Recipe recipe;
 };
 Classifier load_classifier(const std::string& path, const ImageSize& drawn) {
   const LoadedRun run = load_run(path, "classification", "--classifier");
@@ -71,11 +74,12 @@ Classifier load_classifier(const std::string& path, const ImageSize& drawn) {
   if (!(input == drawn))
     fail(path, ": --classifier takes ", input.text(), " images (its ", run.recipe.data.dataset,
          " data) but the samples are ", drawn.text());
-  Classifier classifier{make_model(run.recipe.model), make_pipeline(run.recipe.data, data::Split::test), 0};
-  const auto* backbone = dynamic_cast<const models::Backbone*>(classifier.model.get());
-  if (!backbone || backbone->num_classes() <= 0)
+  Classifier classifier{make_model(run.recipe.model), nullptr, make_pipeline(run.recipe.data, data::Split::test), 0,
+                        run.recipe};
+  classifier.backbone = dynamic_cast<models::Backbone*>(classifier.model.get());
+  if (!classifier.backbone || classifier.backbone->num_classes() <= 0)
     fail(path, ": --classifier: its model ", run.recipe.model.name, " is not a classifier");
-  classifier.num_classes = backbone->num_classes();
+  classifier.num_classes = classifier.backbone->num_classes();
   load_module_state(*classifier.model, run.checkpoint.model, "model", path, run.recipe.model.name);
   classifier.model->eval();
   return classifier;
@@ -83,8 +87,26 @@ Classifier load_classifier(const std::string& path, const ImageSize& drawn) {
 
 // The classifier's verdict on `samples` ([N, C, H, W] in [−1, 1]): each sample back to [0, 1] as an
 // Image, through the classifier's test pipeline, `batch_size` at a time through its model.
+// The classifier's pooled features of the dataset's first `count` test images, through its test pipeline.
+Tensor real_features(const Classifier& classifier, int64_t count, int64_t batch_size, uint64_t seed) {
+  NoGrad no_grad;
+  const auto test_set = make_dataset(classifier.recipe.data, data::Split::test);
+  if (test_set->size() < count)
+    fail("--frechet: asks for ", count, " test images but ", classifier.recipe.data.dataset, " has ", test_set->size());
+  std::vector<Tensor> features, inputs;
+  for (int64_t i = 0; i < count; ++i) {
+    data::RandomStream random(seed, 0, static_cast<uint64_t>(i), 0);
+    inputs.push_back(data::to_tensor(classifier.pipeline(test_set->get(i).image, random)));
+    if (static_cast<int64_t>(inputs.size()) == batch_size || i + 1 == count) {
+      features.push_back(classifier.backbone->forward_features(stack(inputs)));
+      inputs.clear();
+    }
+  }
+  return cat(features, 0);
+}
+
 void classify(const Classifier& classifier, const Tensor& samples, int64_t batch_size, uint64_t seed,
-              SamplingResult& result) {
+              bool with_features, SamplingResult& result, Tensor& features) {
   NoGrad no_grad;
   const int64_t count = samples.shape()[0], channels = samples.shape()[1], height = samples.shape()[2],
                 width = samples.shape()[3];
@@ -106,11 +128,15 @@ void classify(const Classifier& classifier, const Tensor& samples, int64_t batch
       data::RandomStream random(seed, 0, static_cast<uint64_t>(i), 0);
       inputs.push_back(data::to_tensor(classifier.pipeline(std::move(image), random)));
     }
-    const std::vector<double> probabilities = softmax((*classifier.model)(stack(inputs)), 1).to_vector();
+    const Tensor batch = stack(inputs);
+    const std::vector<double> probabilities = softmax((*classifier.model)(batch), 1).to_vector();
+    if (with_features) features = features.defined() ? cat({features, classifier.backbone->forward_features(batch)}, 0)
+                                                     : classifier.backbone->forward_features(batch);
     for (int64_t row = 0; row < end - start; ++row) {
       const auto first = probabilities.begin() + row * classes;
       const auto best = std::max_element(first, first + classes);
       result.class_counts[static_cast<size_t>(best - first)] += 1;
+      result.predicted_classes.push_back(best - first);
       if (*best > 0.5) recognisable += 1;
     }
   }
@@ -160,8 +186,11 @@ SamplingResult sample_checkpoint(const SamplingRequest& request) {
   const Shape shape{request.num, size.channels, size.height, size.width};
   std::optional<Classifier> classifier;
   if (!request.classifier.empty()) classifier = load_classifier(request.classifier, size);
+  if (request.frechet_images < 0 || (request.frechet_images > 0 && (!classifier || request.frechet_images < 2)))
+    fail("--frechet: needs --classifier and at least 2 test images, got ", request.frechet_images);
 
   model->eval();
+  if (request.prepare_model) request.prepare_model(*model);
   Generator generator(request.seed);
   const diffusion::NoisePredictor predictor = diffusion::noise_predictor(*model);
   const auto start = std::chrono::steady_clock::now();
@@ -177,7 +206,12 @@ SamplingResult sample_checkpoint(const SamplingRequest& request) {
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (classifier) {
-    classify(*classifier, result.samples, request.batch_size, request.seed, result);
+    Tensor sample_features;
+    classify(*classifier, result.samples, request.batch_size, request.seed, request.frechet_images > 0, result,
+             sample_features);
+    if (request.frechet_images > 0)
+      result.frechet_distance = eval::frechet_distance(
+          sample_features, real_features(*classifier, request.frechet_images, request.batch_size, request.seed));
   }
   return result;
 }

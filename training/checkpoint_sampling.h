@@ -5,6 +5,8 @@
 //
 //   recognisable_fraction = #{samples with max softmax(classifier(x)) > 0.5} / N
 //   class_counts[k]       = #{samples whose most probable class is k}   (summing to N)
+//   frechet_distance      = the Fréchet distance (training/eval/frechet.h) between the classifier's pooled
+//                           features of the samples and of its dataset's first M test images (when asked)
 //
 // The samples' image size is the DDPM dataset's (its first test image after the test pipeline); the
 // classifier sees the samples mapped back to [0, 1], (x + 1)/2, through its own recipe's test pipeline
@@ -12,9 +14,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "engine/nn/module.h"
 #include "engine/tensor.h"
 #include "training/recipe.h"
 
@@ -34,6 +38,10 @@ struct SamplingRequest {
   bool require_ema = false;      // refuse a checkpoint without an EMA model (an explicit --ema)
   int64_t batch_size = 100;      // images through a model at once
   std::string classifier;        // a classification run's checkpoint; "" : none
+  int64_t frechet_images = 0;    // M > 0 (with a classifier): also the Fréchet distance to M test images
+  // Called with the loaded model (eval mode) just before sampling: steering attaches its hooks here. The
+  // model is discarded after sampling, hooks and all.
+  std::function<void(nn::Module& model)> prepare_model = {};
 };
 
 struct SamplingResult {
@@ -46,6 +54,8 @@ struct SamplingResult {
   bool classified = false;       // a classifier was given
   double recognisable_fraction = 0.0;
   std::vector<int64_t> class_counts;
+  std::vector<int64_t> predicted_classes;  // per sample, the classifier's most probable class
+  double frechet_distance = -1.0;          // −1 unless frechet_images > 0
 };
 
 // Checks everything it can before sampling — the checkpoint is a DDPM run's, steps in [1, T], the class

@@ -6,11 +6,13 @@
 //   classifier accuracy       training/eval/classifier_accuracy.h (top-k, a whole test set)
 //   confusion matrix          training/eval/confusion.h (and per-class accuracy)
 //   label checks              training/eval/labels.h
+//   Fréchet distance          training/eval/frechet.h (two feature sets as Gaussians; FID-style sample quality)
 #pragma once
 
 #include "training/eval/classifier_accuracy.h"
 #include "training/eval/confusion.h"
 #include "training/eval/features.h"
+#include "training/eval/frechet.h"
 #include "training/eval/knn.h"
 #include "training/eval/labels.h"
 #include "training/eval/linear_probe.h"

@@ -3,6 +3,7 @@
 // one, and bad inputs each answered by one error line naming the input, a non-zero exit code and no
 // checkpoint left behind; vireo steer fitting AurA and LinEAS on a trained ViT, applying and sweeping them;
 // vireo robustness writing its AUC matrices.
+// vireo steer bias-features through every step on a tiny DDPM.
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -127,7 +128,10 @@ TEST_CASE("cli: --help on every subcommand") {
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
            {"--help"}, {"train", "--help"}, {"eval", "--help"}, {"sample", "--help"}, {"info", "--help"}, {"bench", "--help"},
            {"steer", "fit", "--help"}, {"steer", "apply", "--help"}, {"steer", "sweep", "--help"},
-           {"steer", "neuron-path", "--help"}, {"robustness", "--help"}}) {
+           {"steer", "neuron-path", "--help"}, {"robustness", "--help"},
+           {"steer", "bias-features", "--help"}, {"steer", "bias-features", "collect", "--help"},
+           {"steer", "bias-features", "train-sae", "--help"}, {"steer", "bias-features", "probe", "--help"},
+           {"steer", "bias-features", "locate", "--help"}, {"steer", "bias-features", "generate", "--help"}}) {
     const Outcome outcome = run_vireo(args, folder);
     INFO(args.front());
     CHECK(outcome.exit_code == 0);
@@ -680,4 +684,72 @@ TEST_CASE("cli refuses: robustness with an unknown perturbation or a group file 
   check_refused({"robustness", checkpoint, "--groups-file", folder / "short.txt"}, folder,
                 {"short.txt", "2 group labels for 48 test examples"});
   check_refused({"robustness", checkpoint, "--groups", "a=0;b=9"}, folder, {"--groups", "class 9", "4 classes"});
+}
+
+// ---- vireo steer bias-features ----
+
+TEST_CASE("cli: steer bias-features collects trains locates and generates with proportions") {
+  DdpmFolder folder("cli_bias_features");
+  write_text(folder / "classifier.yaml", vireo::testing::tiny_resnet_recipe(folder / "classifier", 1));
+  REQUIRE(run_vireo({"train", folder / "classifier.yaml", "--progress", "none"}, folder).exit_code == 0);
+  const std::string classifier = folder / "classifier/checkpoint.safetensors";
+  const std::string activations = folder / "acts.safetensors", sae = folder / "sae.safetensors",
+                    probe = folder / "probe.safetensors", features = folder / "features.safetensors";
+  auto step = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> full{"steer", "bias-features"};
+    full.insert(full.end(), args.begin(), args.end());
+    const Outcome outcome = run_vireo(full, folder);
+    INFO(args.front(), ": ", outcome.err);
+    REQUIRE(outcome.exit_code == 0);
+    return nlohmann::json::parse(outcome.out);
+  };
+  const auto collected = step({"collect", folder.checkpoint, "--classifier", classifier, "--group", "1,2", "--num", "12",
+                               "--steps", "4", "-o", activations});
+  CHECK(collected["timesteps"] == 4);
+  CHECK(collected["bottleneck"] == std::vector<int64_t>{16, 4, 4});
+  const std::vector<int64_t> counts = collected["attribute_counts"].get<std::vector<int64_t>>();
+  CHECK(counts.size() == 2);
+  CHECK(counts[0] + counts[1] == 12);
+  const auto trained = step({"train-sae", activations, "--expansion", "2", "--k", "4", "--sae-steps", "30", "-o", sae});
+  CHECK(trained["features"] == 32);
+  CHECK(trained["final_loss"].get<double>() < trained["first_loss"].get<double>());
+  const auto probed = step({"probe", activations, "--epochs", "5", "-o", probe});
+  CHECK(probed["timesteps"].size() == 4);
+  const auto located = step({"locate", activations, "--sae", sae, "--probe", probe, "--top", "3", "-o", features});
+  CHECK(located["features"].size() == 2);
+  CHECK(located["features"][0].size() == 3);
+
+  // Scale 1 edits nothing: the samples, their classes and their Fréchet distance are vireo sample's.
+  const std::vector<std::string> generate{"generate", folder.checkpoint, "--sae", sae, "--features", features,
+                                          "--classifier", classifier, "--group", "1,2", "--num", "12", "--steps", "4",
+                                          "--frechet", "12", "--proportions", "0.2,0.8", "--scale"};
+  auto with_scale = [&](const std::string& scale) {
+    std::vector<std::string> args = generate;
+    args.push_back(scale);
+    return step(args);
+  };
+  const auto identity = with_scale("1");
+  const Outcome sampled = run_vireo({"sample", folder.checkpoint, "--num", "12", "--steps", "4", "--classifier", classifier,
+                                     "--frechet", "12", "--out", folder / "grid.png"},
+                                    folder);
+  REQUIRE(sampled.exit_code == 0);
+  const auto unsteered = nlohmann::json::parse(sampled.out);
+  CHECK(identity["class_counts"] == unsteered["class_counts"]);
+  CHECK(identity["frechet_distance"].get<double>() == unsteered["frechet_distance"].get<double>());
+  const auto steered = with_scale("4");
+  CHECK(steered["requested"] == std::vector<double>{0.2, 0.8});
+  const double achieved = steered["achieved"][0].get<double>() + steered["achieved"][1].get<double>();
+  CHECK(achieved == doctest::Approx(1.0));
+  CHECK(steered["frechet_distance"].get<double>() >= 0.0);
+
+  check_refused({"steer", "bias-features", "generate", folder.checkpoint, "--sae", sae, "--features", features,
+                 "--classifier", classifier, "--group", "1,2", "--proportions", "0.2,0.2,0.6"},
+                folder, {"--proportions", "one per attribute class (2)"});
+  check_refused({"steer", "bias-features", "generate", folder.checkpoint, "--sae", probe, "--features", features,
+                 "--classifier", classifier, "--proportions", "0.5,0.5"},
+                folder, {"probe.safetensors", "not a Vireo sparse autoencoder"});
+  check_refused({"steer", "bias-features", "locate", activations, "--sae", sae, "--probe", probe, "--first-timestep",
+                 "1000", "-o", folder / "never.safetensors"},
+                folder, {"no recorded timestep"});
+  CHECK_FALSE(std::filesystem::exists(folder / "never.safetensors"));
 }

@@ -20,5 +20,6 @@ Subcommand add_bench_command(CLI::App& vireo);  // bench.cpp
 Subcommand add_steer_command(CLI::App& vireo);  // steer.cpp
 Subcommand add_robustness_command(CLI::App& vireo);  // robustness.cpp
 Subcommand add_report_command(CLI::App& vireo);      // report.cpp
+Subcommand add_bias_features_command(CLI::App& steer);  // steer_bias_features.cpp (under steer)
 
 }  // namespace vireo::cli

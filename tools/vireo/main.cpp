@@ -8,6 +8,7 @@
 //   vireo steer fit|apply …            fit an intervention (AurA, AcT, LinEAS), apply it (steer.cpp)
 //   vireo robustness CHECKPOINT […]    ROC AUC per subgroup under graded perturbations (robustness.cpp)
 //   vireo report RUN_DIR… -o FILE      a self-contained HTML report of runs (report.cpp)
+//   vireo steer bias-features …        diffusion bias features of a DDPM UNet (steer_bias_features.cpp)
 //
 // Every failure is one line on stderr — "vireo: error: recipe.yaml:12: unknown key optimizer.lrr (did
 // you mean lr?)" — and a non-zero exit code: 1 for a refused input (a vireo::Error), 2 for a command line

@@ -3,7 +3,8 @@
 // recognises (training/checkpoint_sampling.h):
 //
 //   {"num":64,"sampler":"ddim","steps":50,"eta":0.0,"seed":0,"ema":true,"seconds":12.3,"out":"samples.png"}
-//   (eta only for DDIM)
+//   (eta only for DDIM; with --classifier also recognisable_fraction, class_counts and, given --frechet M,
+//   frechet_distance: the samples against M real test images in the classifier's feature space)
 //
 // The grid is written to OUT.tmp and renamed over OUT, so a failed or interrupted run leaves no partial
 // file; OUT's folder is checked for writing before any sampling starts.
@@ -81,6 +82,7 @@ int run_sample(SampleArguments& arguments) {
     line["classifier"] = request.classifier;
     line["recognisable_fraction"] = result.recognisable_fraction;
     line["class_counts"] = result.class_counts;
+    if (request.frechet_images > 0) line["frechet_distance"] = result.frechet_distance;
   }
   std::printf("%s\n", line.dump().c_str());
   return 0;
@@ -115,6 +117,8 @@ Subcommand add_sample_command(CLI::App& vireo) {
   CLI::Option* ema = app->add_flag("--ema", arguments->ema, "Sample the EMA weights (refuse a checkpoint without)");
   app->add_flag("--no-ema", arguments->no_ema, "Sample the trained weights, not the EMA")->excludes(ema);
   app->add_option("--classifier", request.classifier, "A classification checkpoint judging the samples");
+  app->add_option("--frechet", request.frechet_images,
+                  "With --classifier: the Fréchet distance in its feature space to this many test images");
   app->add_option("--batch", request.batch_size, "Images through a model at once")->capture_default_str();
   return {app, [arguments] { return run_sample(*arguments); }};
 }

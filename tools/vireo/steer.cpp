@@ -5,6 +5,7 @@
 //   vireo steer apply CHECKPOINT --intervention FILE… [--strength λ…]
 //   vireo steer sweep CHECKPOINT --intervention FILE… [--strengths λ…] [--figure sweep.svg] [--json F]
 //   vireo steer neuron-path CHECKPOINT --class C [--examples N] [--steps 20] -o path.json
+//   vireo steer bias-features collect|train-sae|probe|locate|generate …   (a DDPM UNet; steer_bias_features.cpp)
 //
 // The model and its data come from the recipe stored in the checkpoint (as vireo eval). SPEC selects
 // samples of the checkpoint's dataset by label: "class=7", "class!=7" (every other class) or "all", each
@@ -413,7 +414,10 @@ Subcommand add_steer_command(CLI::App& vireo) {
   path_app->add_option("--seed", path->seed, "The first random path's seed (0)");
   path_app->add_option("-o,--output", path->output, "The JSON file to write")->required();
 
-  return {app, [fit, apply, sweep, path, fit_app, apply_app, path_app] {
+  const Subcommand bias_features = add_bias_features_command(*app);
+
+  return {app, [fit, apply, sweep, path, fit_app, apply_app, path_app, bias_features] {
+            if (bias_features.app->parsed()) return bias_features.run();
             return fit_app->parsed()    ? run_fit(*fit)
                    : apply_app->parsed() ? run_apply(*apply)
                    : path_app->parsed()  ? run_neuron_path(*path)

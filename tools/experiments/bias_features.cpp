@@ -11,7 +11,7 @@
 #include <string>
 
 #include "engine/error.h"
-#include "tools/experiments/svg_chart.h"
+#include "tools/report/svg_chart.h"
 
 int main(int argc, char** argv) {
   std::string lines_path, figure_path;
@@ -22,8 +22,8 @@ int main(int argc, char** argv) {
   try {
     std::ifstream file(lines_path);
     if (!file) vireo::fail(lines_path, ": cannot read");
-    vireo::experiments::Series scaled{.name = "features scaled", .x = {}, .y = {}};
-    vireo::experiments::Series shifted{.name = "features shifted", .x = {}, .y = {}};
+    vireo::report::Series scaled{.name = "features scaled", .x = {}, .y = {}};
+    vireo::report::Series shifted{.name = "features shifted", .x = {}, .y = {}};
     double unsteered = -1.0;
     std::string text;
     while (std::getline(file, text)) {
@@ -34,13 +34,13 @@ int main(int argc, char** argv) {
       if (scale == 1.0 && shift == 0.0) {
         unsteered = achieved;
       } else {
-        vireo::experiments::Series& series = shift != 0.0 ? shifted : scaled;
+        vireo::report::Series& series = shift != 0.0 ? shifted : scaled;
         series.x.push_back(requested);
         series.y.push_back(achieved);
       }
     }
     if (unsteered < 0.0 || scaled.x.empty()) vireo::fail(lines_path, ": needs an unsteered line and scaled lines");
-    vireo::experiments::SvgChart chart{.title = "footwear share of the samples", .x_label = "requested",
+    vireo::report::SvgChart chart{.title = "footwear share of the samples", .x_label = "requested",
                                        .y_label = "achieved (classifier labels)"};
     chart.add({.name = "target", .x = {0.0, 0.5}, .y = {0.0, 0.5}, .dashed = true});
     chart.add({.name = "unsteered", .x = {0.0, 0.5}, .y = {unsteered, unsteered}, .dashed = true});

@@ -36,7 +36,7 @@
 #include "engine/ops.h"
 #include "engine/parallel/deep_pcr.h"
 #include "engine/random.h"
-#include "tools/experiments/svg_chart.h"
+#include "tools/report/svg_chart.h"
 
 namespace {
 
@@ -188,9 +188,9 @@ int main(int argc, char** argv) {
     std::ofstream(out_dir + "/summary.json") << summary.dump(1) << "\n";
 
     // The figures: x = log₂ L, one line per width (the sequential chain's depth L is the same for all).
-    experiments::SvgChart depth{.title = "DeepPCR on a tanh MLP: steps that must run one after the other",
+    report::SvgChart depth{.title = "DeepPCR on a tanh MLP: steps that must run one after the other",
                                 .x_label = "log₂ L (L = depth of the chain)", .y_label = "sequential steps", .log_y = true};
-    experiments::SvgChart time{.title = "DeepPCR on a tanh MLP: forward wall-clock time on this CPU",
+    report::SvgChart time{.title = "DeepPCR on a tanh MLP: forward wall-clock time on this CPU",
                                .x_label = "log₂ L (L = depth of the chain)", .y_label = "milliseconds (best of " +
                                std::to_string(config.repeats) + ")", .log_y = true};
     std::vector<double> log_depths, chain_steps;

@@ -398,3 +398,17 @@ TEST_CASE("conv_transpose2d argument errors name the op and the shapes") {
   check_error([] { conv_transpose2d(zeros({1, 2, 3, 3}), zeros({2, 2, 3, 3}), zeros({3})); },
               {"conv_transpose2d", "bias", "[3]"});
 }
+
+// GCC 12.2 with AVX-512 (Debian 12's compiler on this machine) wrote the by-value options of the first call
+// below with padding 1 (GCC PR 108599: its SLP vectorizer broadcast one constant over the whole argument),
+// so a 1×1 convolution of a 1×1 map came back 3 rows high. CMakeLists.txt turns the SLP vectorizer off for
+// that compiler; this is the call that caught it, kept first in its own function.
+[[gnu::noinline]] static Shape pointwise_conv_shape_with_explicit_default_options(const Tensor& x, const Tensor& weight) {
+  return conv2d(x, weight, Tensor(), Conv2dOptions{}).shape();
+}
+
+TEST_CASE("conv2d with explicitly default options is not miscompiled") {
+  const Tensor x = zeros({1, 2, 1, 1}), weight = zeros({2, 2, 1, 1});
+  CHECK(pointwise_conv_shape_with_explicit_default_options(x, weight) == Shape{1, 2, 1, 1});
+  CHECK(conv2d(x, weight).shape() == Shape{1, 2, 1, 1});
+}

@@ -59,10 +59,8 @@ Tensor SparseAutoencoder::decode(const Tensor& z) {
 
 Tensor SparseAutoencoder::decode_change(const Tensor& change) {
   check_map(change, features, "decode_change");
-  // W_dec as a matrix [C, F] applied to the F-vector at every position. (Not conv2d without a bias: with
-  // GCC 12 at -O3 -march=native a bias-less 1×1 conv2d here came back padded, [1, C, 1, 1] -> [1, C, 3, 1].)
-  const Tensor directions = decoder->weight.reshape({channels, features});
-  return matmul(change.permute({0, 2, 3, 1}), directions.transpose(0, 1)).permute({0, 3, 1, 2});
+  // The decoder's 1×1 convolution without its bias: W_dec (z′ − z) at every position.
+  return conv2d(change, decoder->weight);
 }
 
 Tensor SparseAutoencoder::forward(const Tensor& h) { return decode(encode(h)); }

@@ -276,7 +276,11 @@ std::string neuron_paths(const NeuronPaths& paths) {
 }
 
 std::string heat_map_svg(const HeatMap& map) {
-  const double cell_width = 56, cell_height = 26, left = 120, top = 54;
+  // The row labels' margin: about 6.5 pixels a character at 11 px, at least 120.
+  size_t longest_row_label = 0;
+  for (const std::string& label : map.row_labels) longest_row_label = std::max(longest_row_label, label.size());
+  const double cell_width = 56, cell_height = 26, top = 54;
+  const double left = std::max(120.0, 6.5 * static_cast<double>(longest_row_label) + 12);
   size_t columns = map.column_labels.size();
   for (const auto& row : map.values) columns = std::max(columns, row.size());
   // Wide enough for the cells and for the title (about 7.5 pixels a character at 14 px).
@@ -401,8 +405,12 @@ std::string robustness_heat_maps(const Robustness& robustness) {
       label += (s ? ", " : "") + format_value(perturbation.strengths[s]);
     row_labels.push_back(label + ")");
   }
+  // Column s is each row's s-th strength; vireo robustness puts strength 0, the clean images, first.
+  const bool clean_first = std::all_of(robustness.perturbations.begin(), robustness.perturbations.end(),
+                                       [](const Robustness::Perturbation& p) { return !p.strengths.empty() && p.strengths[0] == 0.0; });
   std::vector<std::string> column_labels;
-  for (size_t s = 0; s < columns; ++s) column_labels.push_back("strength " + std::to_string(s + 1));
+  for (size_t s = 0; s < columns; ++s)
+    column_labels.push_back(s == 0 && clean_first ? "clean" : "level " + std::to_string(clean_first ? s : s + 1));
 
   std::ostringstream html;
   html << open_section("robustness", "Robustness") << caption_paragraph("checkpoint: " + robustness.checkpoint)

@@ -1,12 +1,37 @@
 // evaluate_checkpoint: the recipe out of the checkpoint's metadata, the model out of its tensors, the
-// test split through the recipe's test pipeline.
+// test split through the recipe's test pipeline (a feature-learning task: its own evaluation).
 #include "training/checkpoint_evaluation.h"
 
 #include "engine/error.h"
 #include "training/checkpoint.h"
 #include "training/recipe_builders.h"
+#include "training/task_factory.h"
 
 namespace vireo::training {
+namespace {
+
+// A feature-learning task's end-of-run evaluation of the checkpoint's model: the task is built as for
+// training (its schedules do not matter here), the method's state loaded, then the task's evaluate() and
+// evaluate_final() — the kNN monitor and the linear probe.
+Metrics evaluate_features(const Recipe& recipe, const Checkpoint& checkpoint, const std::string& path) {
+  const auto train_set = make_dataset(recipe.data, data::Split::train);
+  const int64_t samples_per_epoch = train_set->size();
+  const std::unique_ptr<TrainingTask> task =
+      make_training_task(recipe, TaskSetup{.recipe = recipe,
+                                           .train_set = train_set,
+                                           .samples_per_epoch = samples_per_epoch,
+                                           .total_samples = samples_per_epoch * recipe.train.epochs,
+                                           .scaling = {.kappa = recipe.scaling.kappa, .ema_rule = recipe.scaling.ema_rule}});
+  const std::shared_ptr<nn::Module> model = task->build_model([&recipe] { return make_model(recipe.model); });
+  load_module_state(*model, checkpoint.model, "model", path, recipe.model.name);
+  model->eval();
+  Metrics metrics;
+  task->evaluate(*model, "", metrics);
+  task->evaluate_final(*model, metrics);
+  return metrics;
+}
+
+}  // namespace
 
 CheckpointEvaluation evaluate_checkpoint(const std::string& path, const std::vector<std::string>& overrides) {
   const Checkpoint checkpoint = load_checkpoint(path);
@@ -14,10 +39,16 @@ CheckpointEvaluation evaluate_checkpoint(const std::string& path, const std::vec
   result.recipe = parse_recipe(checkpoint.recipe_yaml, path + " (stored recipe)", overrides);
   result.step = checkpoint.position.step;
   const Recipe& recipe = result.recipe;
-  if (recipe.task != "classification")
-    fail(path, ": vireo eval measures test accuracy, which a '", recipe.task, "' checkpoint has none of");
-
   set_math_threads(recipe.run);
+  if (recipe.task != "classification") {
+    const TaskDefinition* registered = find_task(recipe.task);
+    if (!registered || !registered->learns_features)
+      fail(path, ": vireo eval measures test accuracy or learned features, which a '", recipe.task,
+           "' checkpoint has neither of");
+    result.features = evaluate_features(recipe, checkpoint, path);
+    return result;
+  }
+
   const auto test_set = make_dataset(recipe.data, data::Split::test);
   const data::Pipeline pipeline = make_pipeline(recipe.data, data::Split::test);
   const auto model = make_model(recipe.model);

@@ -14,11 +14,10 @@
 #include "engine/ops/creation.h"
 #include "engine/optim/clip.h"
 #include "engine/random.h"
-#include "training/classification.h"
-#include "training/ddpm.h"
 #include "training/dist/collectives.h"
 #include "training/dist/sync_batch_norm.h"
 #include "training/recipe_builders.h"
+#include "training/task_factory.h"
 #include "training/task_registry.h"
 
 namespace vireo::training {
@@ -28,32 +27,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// The kind of training the recipe's `task` names.
-std::unique_ptr<TrainingTask> make_task(const Recipe& recipe, const TaskSetup& setup) {
-  const data::Dataset& train_set = *setup.train_set;
-  if (recipe.task == "classification") {
-    return std::make_unique<ClassificationTask>(make_dataset(recipe.data, data::Split::test),
-                                                make_pipeline(recipe.data, data::Split::test),
-                                                ClassificationOptions{.label_smoothing = recipe.train.label_smoothing,
-                                                                      .eval_batch_size = recipe.eval.batch_size,
-                                                                      .eval_workers = recipe.data.workers,
-                                                                      .num_classes = train_set.num_classes()});
-  }
-  if (recipe.task == "ddpm") {
-    return std::make_unique<DdpmTask>(make_dataset(recipe.data, data::Split::test),
-                                      make_pipeline(recipe.data, data::Split::test),
-                                      DdpmOptions{.diffusion = recipe.diffusion,
-                                                  .num_classes = train_set.num_classes(),
-                                                  .eval_batch_size = recipe.eval.batch_size,
-                                                  .eval_workers = recipe.data.workers,
-                                                  .seed = recipe.run.seed,
-                                                  .run_dir = recipe.run.dir,
-                                                  .grid_from_ema = recipe.train.ema.enabled});
-  }
-  if (const TaskDefinition* registered = find_task(recipe.task)) return registered->make(setup);
-  fail(recipe.source, ": task '", recipe.task, "' has no trainer");
 }
 
 // The evaluations run after evaluated epochs, in the order their metrics are logged: the task's own
@@ -140,11 +113,11 @@ Trainer::Trainer(Recipe recipe, TrainerOptions options)
   const int64_t samples_per_epoch = recipe_.data.drop_last ? loader_->batches_per_epoch() * global_batch_size_
                                                            : train_set_->size();
   const ScalingRule scaling{.kappa = recipe_.scaling.kappa, .ema_rule = recipe_.scaling.ema_rule};
-  task_ = make_task(recipe_, TaskSetup{.recipe = recipe_,
-                                       .train_set = train_set_,
-                                       .samples_per_epoch = samples_per_epoch,
-                                       .total_samples = samples_per_epoch * recipe_.train.epochs,
-                                       .scaling = scaling});
+  task_ = make_training_task(recipe_, TaskSetup{.recipe = recipe_,
+                                                .train_set = train_set_,
+                                                .samples_per_epoch = samples_per_epoch,
+                                                .total_samples = samples_per_epoch * recipe_.train.epochs,
+                                                .scaling = scaling});
 
   model_ = task_->build_model([this] { return make_model(recipe_.model); });
   try {

@@ -13,6 +13,7 @@
 #include "gradcheck.h"
 #include "ssl/ssl_task.h"
 #include "training/checkpoint.h"
+#include "training/checkpoint_evaluation.h"
 #include "training/data_helpers.h"
 #include "training/metrics_log.h"
 #include "training/recipe.h"
@@ -176,6 +177,31 @@ TEST_CASE("ssl task: a BYOL run stopped and resumed logs exactly the uninterrupt
     REQUIRE(resumed.count(name) == 1);
     CHECK(resumed.at(name).to_vector() == tensor.to_vector());
   }
+}
+
+TEST_CASE("ssl task: vireo eval of a checkpoint gives the run's logged kNN and linear-probe top-1") {
+  TempFolder folder("ssl_task_eval");
+  train_text(tiny_ssl_recipe(folder / "run", "simclr"));
+  const std::string metrics = folder / "run/metrics.jsonl";
+  const std::vector<double> knn = metric_column(metrics, "knn_top1");
+  const std::vector<double> linear = metric_column(metrics, "linear_top1");
+  REQUIRE(!knn.empty());
+  REQUIRE(linear.size() == 1);
+  const CheckpointEvaluation result = evaluate_checkpoint(folder / "run/" + kCheckpointFile);
+  REQUIRE(result.features.size() == 2);
+  CHECK(result.features[0].first == "knn_top1");
+  CHECK(result.features[0].second == knn.back());     // the same backbone, features and probe seed
+  CHECK(result.features[1].first == "linear_top1");
+  CHECK(result.features[1].second == linear.front());
+  // Overrides reach the evaluation: a probe of one epoch on the first 8 examples generally differs, and is
+  // a fraction of the 32 test images.
+  const CheckpointEvaluation short_probe = evaluate_checkpoint(
+      folder / "run/" + kCheckpointFile, {"eval.train_examples=8", "eval.linear_probe.epochs=1"});
+  REQUIRE(short_probe.features.size() == 2);
+  const double correct = short_probe.features[1].second * 32.0;
+  CHECK(correct == doctest::Approx(std::round(correct)));
+  // A missing checkpoint is refused, naming the file.
+  check_error([&] { evaluate_checkpoint(folder / "missing.safetensors"); }, {"missing.safetensors"});
 }
 
 TEST_CASE("ssl task: the resolved recipe lists kappa and the scaled lr and momenta") {

@@ -1,5 +1,6 @@
 // vireo eval CHECKPOINT [key=value …]: the test accuracy of a checkpoint's model (and of its EMA model),
-// rebuilt from the recipe stored in the checkpoint.
+// rebuilt from the recipe stored in the checkpoint; for a self-supervised checkpoint, the kNN and linear-
+// probe top-1 of its backbone (training/checkpoint_evaluation.h).
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -25,6 +26,10 @@ int run_eval(const EvalArguments& arguments) {
   const training::CheckpointEvaluation result = training::evaluate_checkpoint(arguments.checkpoint, arguments.overrides);
   std::printf("%s: %s on %s, step %lld\n", arguments.checkpoint.c_str(), result.recipe.model.name.c_str(),
               result.recipe.data.dataset.c_str(), static_cast<long long>(result.step));
+  if (!result.features.empty()) {
+    for (const auto& [name, value] : result.features) std::printf("%s: %.2f%%\n", name.c_str(), 100.0 * value);
+    return 0;
+  }
   print_accuracy("test top1", result.model);
   if (result.has_ema) print_accuracy("ema test top1", result.ema);
   return 0;
@@ -34,9 +39,10 @@ int run_eval(const EvalArguments& arguments) {
 
 Subcommand add_eval_command(CLI::App& vireo) {
   auto arguments = std::make_shared<EvalArguments>();
-  CLI::App* app = vireo.add_subcommand("eval", "Test accuracy of a checkpoint's model");
+  CLI::App* app = vireo.add_subcommand("eval", "Test accuracy of a checkpoint's model (SSL: kNN and linear probe)");
   app->footer("The model and the test data are rebuilt from the recipe stored in the checkpoint; overrides apply\n"
-              "to it (data.root=/elsewhere, eval.batch_size=256).");
+              "to it (data.root=/elsewhere, eval.batch_size=256). An SSL checkpoint gets its run's kNN monitor and\n"
+              "linear probe; eval.train_examples=0 eval.linear_probe.epochs=100 probes on the whole training set.");
   app->add_option("checkpoint", arguments->checkpoint, "A checkpoint.safetensors written by vireo train")->required();
   app->add_option("overrides", arguments->overrides, "key.path=value assignments applied to the stored recipe");
   return {app, [arguments] { return run_eval(*arguments); }};

@@ -333,6 +333,7 @@ TrainingSummary Trainer::run() {
   int64_t window_samples = 0;
   double window_collective_seconds = communicator_.collective_seconds();
   bool stopped = false, capped = false, evaluated_last = false;
+  int64_t evaluated_step = -1;  // the step of the latest evaluation in this process
   while (position_.epoch < epochs && !stopped && !capped) {
     const int64_t epoch = position_.epoch;
     const auto epoch_start = Clock::now();
@@ -400,6 +401,7 @@ TrainingSummary Trainer::run() {
       progress.message("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs) + ": " +
                        describe(last_evaluation_) + timing);
       evaluated_last = last;
+      evaluated_step = position_.step;
       window_start = Clock::now();
     } else {
       char line[96];
@@ -415,11 +417,20 @@ TrainingSummary Trainer::run() {
   if (!stopped) {
     if (capped && !evaluated_last) {
       const auto eval_start = Clock::now();
-      last_evaluation_ = evaluate(/*final_evaluation=*/true);
+      const double epoch_progress =
+          static_cast<double>(position_.epoch) + static_cast<double>(position_.batch) / static_cast<double>(per_epoch);
+      if (evaluated_step == position_.step) {
+        // The cap fell on an evaluated epoch's end: that evaluation is this step's; only the end-of-run
+        // metrics (a linear probe) are missing, on the features it just extracted.
+        Metrics final_metrics;
+        task_->evaluate_final(*model_, final_metrics);
+        if (!final_metrics.empty()) write_log(position_.step, epoch_progress, final_metrics);
+        last_evaluation_.insert(last_evaluation_.end(), final_metrics.begin(), final_metrics.end());
+      } else {
+        last_evaluation_ = evaluate(/*final_evaluation=*/true);
+        write_log(position_.step, epoch_progress, last_evaluation_);
+      }
       summary.evaluation_seconds += seconds_since(eval_start);
-      write_log(position_.step,
-                static_cast<double>(position_.epoch) + static_cast<double>(position_.batch) / static_cast<double>(per_epoch),
-                last_evaluation_);
       progress.message("stopped at train.max_steps = " + std::to_string(recipe_.train.max_steps) + ": " +
                        describe(last_evaluation_));
     }

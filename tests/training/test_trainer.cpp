@@ -151,6 +151,18 @@ TEST_CASE("trainer: max_steps ends the run early with an evaluation") {
   CHECK(lines.back()[2].first == "test_top1");
 }
 
+TEST_CASE("trainer: max_steps at an evaluated epoch's end logs that step's evaluation once") {
+  TempFolder folder("trainer_max_steps_epoch_end");
+  // 96 images in batches of 16: epoch 1 ends at step 6, where the cap also stops the run.
+  const TrainingSummary summary = train_text(vireo::testing::tiny_resnet_recipe(folder / "run", 3), {"train.max_steps=6"});
+  CHECK(summary.steps == 6);
+  int evaluations_at_6 = 0;
+  for (const Metrics& line : read_metrics(folder / "run/metrics.jsonl"))
+    for (const auto& [name, value] : line) evaluations_at_6 += name == "test_top1" && line[0].second == 6.0;
+  CHECK(evaluations_at_6 == 1);
+  CHECK(summary.last_evaluation.size() == 2);  // test_top1 and ema_test_top1
+}
+
 TEST_CASE("trainer: a checkpoint that does not fit the recipe is refused naming the key") {
   TempFolder folder("trainer_wrong_checkpoint");
   const std::string recipe = vireo::testing::tiny_resnet_recipe(folder / "run", 1);

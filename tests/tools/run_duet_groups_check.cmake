@@ -31,28 +31,9 @@ if(NOT examples EQUAL 64 OR NOT groups EQUAL 8 OR NOT count EQUAL 8)
   message(FATAL_ERROR "expected 64 examples and 8 bins, got ${examples}, ${groups}, ${count} angles:\n${summary}")
 endif()
 
-# x · 64 is a whole number (an accuracy over 64 images): |x·64 − round(x·64)| < 1e-6 … checked in integer
-# micro-units, since CMake's math() has no floating point.
-function(micro value out)  # "0.421875" → 421875 (six decimals, rounded), sign kept; "1.2e-05" → 0
-  if(value MATCHES "^-?[0-9.]+[eE]-[0-9]+$")
-    set(${out} 0 PARENT_SCOPE)  # a tiny value in exponent form: 0 at six decimals
-    return()
-  endif()
-  if(NOT value MATCHES "^(-?)([0-9]+)(\\.([0-9]*))?$")
-    message(FATAL_ERROR "not a decimal number: '${value}'")
-  endif()
-  set(digits "${CMAKE_MATCH_4}000000")
-  string(SUBSTRING "${digits}" 0 6 six)
-  string(SUBSTRING "${digits}" 6 1 seventh)
-  math(EXPR result "${CMAKE_MATCH_2} * 1000000 + 1${six} - 1000000")
-  if(seventh GREATER_EQUAL 5)
-    math(EXPR result "${result} + 1")
-  endif()
-  if(CMAKE_MATCH_1 STREQUAL "-")
-    math(EXPR result "-${result}")
-  endif()
-  set(${out} ${result} PARENT_SCOPE)
-endfunction()
+# x · 64 is a whole number (an accuracy over 64 images): checked in integer micro-units, since CMake's math()
+# has no floating point.
+include(${CMAKE_CURRENT_LIST_DIR}/decimal.cmake)
 
 foreach(network trained untrained)
   foreach(key group_accuracy group_accuracy_within_one_bin content_cosine_same_image content_cosine_other_image

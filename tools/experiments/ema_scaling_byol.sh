@@ -1,0 +1,39 @@
+#!/bin/bash
+# Experiment 2 of the SSL issue: the EMA scaling rule on BYOL. training/recipes/ssl/byol.yaml at batch 256
+# (the base, κ = 1), and at batch 64 and 512 — κ = 1/4 and 2, the same samples seen — each with the rule
+# (teacher momentum τ → τ^κ besides LARS's lr × κ) and without it (scaling.ema_rule=false: the lr only).
+# experiment_ema_scaling_byol then compares every run's kNN curve with the base run's.
+#
+# Five runs of the recipe: ≈ 5 × 40 min on the idle 2-core machine at the recipe's 7 epochs; EPOCHS shortens
+# every run alike. A run whose folder already holds a finished metrics.jsonl (with linear_top1) is skipped, an
+# interrupted one resumed. Extra arguments are recipe overrides for every run.
+#
+# usage: tools/experiments/ema_scaling_byol.sh [OUT] [EPOCHS] [override …]
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+out=${1:-$repo/experiments/ema_scaling_byol}
+epochs=${2:-7}
+shift $(( $# < 2 ? $# : 2 ))
+overrides=("$@")
+vireo=$repo/build/bin/vireo
+program=$repo/build/bin/experiment_ema_scaling_byol
+for binary in "$vireo" "$program"; do
+  [ -x "$binary" ] || { echo "ema_scaling_byol.sh: build first (make build): no $binary" >&2; exit 2; }
+done
+run() {  # run NAME BATCH RULE
+  local folder=$out/$1
+  if [ -f "$folder/metrics.jsonl" ] && grep -q '"linear_top1"' "$folder/metrics.jsonl"; then return; fi
+  local resume=false
+  [ -f "$folder/checkpoint.safetensors" ] && resume=true
+  "$vireo" train "$repo/training/recipes/ssl/byol.yaml" run.dir="$folder" run.resume=$resume \
+    data.batch_size="$2" scaling.ema_rule="$3" train.epochs="$epochs" eval.every_epochs=1 --progress lines \
+    "${overrides[@]}"
+}
+run b256 256 true
+run b64_rule 64 true
+run b64_norule 64 false
+run b512_rule 512 true
+run b512_norule 512 false
+"$program" --in "$out" --figure "$out/ema_scaling_byol.svg"
+mkdir -p "$repo/docs/figures"
+cp "$out/ema_scaling_byol.svg" "$repo/docs/figures/ema_scaling_byol.svg"

@@ -19,6 +19,17 @@ class EnableGrad {
   bool previous_;
 };
 
+thread_local int recomputation_depth = 0;  // nested checkpoints recompute inside a recomputation
+
+// Marks this thread as recomputing for a scope.
+class Recomputation {
+ public:
+  Recomputation() { ++recomputation_depth; }
+  ~Recomputation() { --recomputation_depth; }
+  Recomputation(const Recomputation&) = delete;
+  Recomputation& operator=(const Recomputation&) = delete;
+};
+
 std::vector<Tensor> detached(const std::vector<Tensor>& tensors) {
   std::vector<Tensor> out;
   out.reserve(tensors.size());
@@ -27,6 +38,8 @@ std::vector<Tensor> detached(const std::vector<Tensor>& tensors) {
 }
 
 }  // namespace
+
+bool in_checkpoint_recomputation() { return recomputation_depth > 0; }
 
 Tensor checkpoint(CheckpointedFunction function, const std::vector<Tensor>& inputs,
                   const std::vector<Tensor>& parameters, const std::vector<Tensor>& state) {
@@ -64,6 +77,7 @@ Tensor checkpoint(CheckpointedFunction function, const std::vector<Tensor>& inpu
         Tensor recomputed;
         {
           EnableGrad enable_grad;
+          Recomputation recomputation;
           recomputed = function(leaves);
         }
         generator.set_offset(offset_now);

@@ -7,7 +7,10 @@
 // Peak memory drops from the activations of every checkpointed block to those of one block (plus each
 // block's input); the price is a second forward. The recomputation replays the default generator's
 // stream from the same offset (dropout draws the same mask) and restores `state` (BatchNorm's running
-// statistics) afterwards, so it does not update them twice. Forward hooks inside f fire in both passes.
+// statistics) afterwards, so it does not update them twice. Forward hooks inside f: a hook that only
+// observes (returns nothing: feature capture, response collection) sees each forward once, not its
+// recomputation — the values would be the same, the capture a duplicate; a hook that replaces an output
+// (a steering intervention) fires in both passes, so the recomputed graph is the one the forward computed.
 // Parameter gradients go straight into the parameters' .grad during the recomputed backward.
 #pragma once
 
@@ -24,5 +27,8 @@ using CheckpointedFunction = std::function<Tensor(const std::vector<Tensor>& inp
 // in place (a module's buffers()). `function` must stay callable until the backward has run.
 Tensor checkpoint(CheckpointedFunction function, const std::vector<Tensor>& inputs,
                   const std::vector<Tensor>& parameters = {}, const std::vector<Tensor>& state = {});
+
+// Is this thread inside a checkpointed function's recomputation (during the backward)?
+bool in_checkpoint_recomputation();
 
 }  // namespace vireo::nn

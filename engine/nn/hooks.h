@@ -5,7 +5,9 @@
 //   pre-hook:  inputs  -> replacement inputs   (an empty vector keeps them)
 //   hook:      output  -> replacement output   (an undefined Tensor keeps it)
 //
-// A hook may also return nothing (void): it only observes.
+// A hook may also return nothing (void): it only observes, and then it does not fire again when an
+// activation-checkpointed block recomputes its forward during the backward (engine/nn/checkpoint.h) —
+// it sees each forward once. A hook that returns a replacement fires in both passes.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/nn/checkpoint.h"
 #include "engine/tensor.h"
 
 namespace vireo::nn {
@@ -44,7 +47,7 @@ class ForwardHook {
       using Result = std::invoke_result_t<F&, Module&, const std::vector<Tensor>&, const Tensor&>;
       if constexpr (std::is_void_v<Result>)
         return [hook = std::move(hook)](Module& m, const std::vector<Tensor>& in, const Tensor& out) mutable {
-          hook(m, in, out);
+          if (!in_checkpoint_recomputation()) hook(m, in, out);
           return Tensor();
         };
       else
@@ -53,7 +56,7 @@ class ForwardHook {
       using Result = std::invoke_result_t<F&, const Tensor&>;
       return [hook = std::move(hook)](Module&, const std::vector<Tensor>&, const Tensor& out) mutable -> Tensor {
         if constexpr (std::is_void_v<Result>) {
-          hook(out);
+          if (!in_checkpoint_recomputation()) hook(out);
           return Tensor();
         } else {
           return hook(out);
@@ -87,7 +90,7 @@ class ForwardPreHook {
       using Result = std::invoke_result_t<F&, Module&, const std::vector<Tensor>&>;
       return [hook = std::move(hook)](Module& m, const std::vector<Tensor>& in) mutable -> std::vector<Tensor> {
         if constexpr (std::is_void_v<Result>) {
-          hook(m, in);
+          if (!in_checkpoint_recomputation()) hook(m, in);
           return {};
         } else {
           return hook(m, in);
@@ -97,7 +100,7 @@ class ForwardPreHook {
       using Result = std::invoke_result_t<F&, const std::vector<Tensor>&>;
       return [hook = std::move(hook)](Module&, const std::vector<Tensor>& in) mutable -> std::vector<Tensor> {
         if constexpr (std::is_void_v<Result>) {
-          hook(in);
+          if (!in_checkpoint_recomputation()) hook(in);
           return {};
         } else {
           return hook(in);

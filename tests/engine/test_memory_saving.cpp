@@ -306,3 +306,42 @@ TEST_CASE("a checkpointed BatchNorm updates its running statistics once per step
   check_close(checkpointed->running_var, plain->running_var.to_vector(), 1e-15);
   CHECK(checkpointed->num_batches_tracked.item() == plain->num_batches_tracked.item());
 }
+
+TEST_CASE("in a checkpointed block an observing hook sees one forward and a replacing hook fires in both passes") {
+  auto make_block = [] {
+    manual_seed(71);
+    auto block = std::make_shared<nn::Sequential>(std::make_shared<nn::Linear>(4, 6), std::make_shared<nn::SiLU>(),
+                                                  std::make_shared<nn::Linear>(6, 3));
+    block->to(DType::f64);
+    return block;
+  };
+  auto plain = make_block(), checkpointed = make_block();
+  checkpointed->set_checkpointed();
+  const Tensor x = random_input({5, 4}, 72);
+  auto run = [&](nn::Module& block, int& observed, int& replaced) {
+    // Inside the block: observe the SiLU's output, and double the first Linear's output (a steering-like edit).
+    nn::HookHandle observe = block.register_forward_hook("1", [&observed](const Tensor&) { ++observed; });
+    nn::HookHandle edit = block.register_forward_hook("0", [&replaced](const Tensor& out) {
+      ++replaced;
+      return mul(out, 2.0);
+    });
+    Tensor input = x.detach().clone().requires_grad_();
+    const Tensor y = block(input);
+    sum(mul(y, y)).backward();
+    observe.remove();
+    edit.remove();
+    return std::vector<Tensor>{y, input.grad()};
+  };
+  int plain_observed = 0, plain_replaced = 0, observed = 0, replaced = 0;
+  const auto expected = run(*plain, plain_observed, plain_replaced);
+  const auto actual = run(*checkpointed, observed, replaced);
+  CHECK(plain_observed == 1);
+  CHECK(plain_replaced == 1);
+  CHECK(observed == 1);   // not again in the recomputation
+  CHECK(replaced == 2);   // forward and recomputation: the recomputed graph includes the edit
+  CHECK(!nn::in_checkpoint_recomputation());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    CAPTURE(i);
+    CHECK(amax(abs(sub(actual[i], expected[i]))).item() == 0.0);
+  }
+}

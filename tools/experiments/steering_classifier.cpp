@@ -93,14 +93,14 @@ struct Sweep {
 
 // The transport measures of one sweep at each of its strengths.
 struct Transport {
-  std::string key, label;
+  std::string key, label, legend;  // legend: the figure's short name
   Sweep sweep;
   std::vector<double> rate = {}, distance = {}, others = {};
 };
 
-Transport transport_of(const std::string& folder, const std::string& key, const std::string& label, int64_t source,
-                       int64_t target) {
-  Transport result{key, label, Sweep::load(folder + "/sweep_" + key + ".json")};
+Transport transport_of(const std::string& folder, const std::string& key, const std::string& label,
+                       const std::string& legend, int64_t source, int64_t target) {
+  Transport result{key, label, legend, Sweep::load(folder + "/sweep_" + key + ".json")};
   const std::string a = std::to_string(source), b = std::to_string(target);
   result.rate = result.sweep.metric("class " + a + " predicted as " + b + " (%)");
   result.distance = result.sweep.metric("logit W2^2 class " + a + " to class " + b);
@@ -136,8 +136,11 @@ int main(int argc, char** argv) {
 
   try {
     ordered_json summary;
-    vireo::report::SvgChart chart{.title = "share of test images against steering strength", .x_label = "strength λ",
-                                  .y_label = "% of the class's test images"};
+    // The legend has room for about 20 characters: "aura: 7 kept" (class 7 still predicted as 7, AurA and its
+    // baselines), "AcT: 6 → 0" (class 6 predicted as 0, the transports).
+    vireo::report::SvgChart chart{
+        .title = "class 7 kept (AurA, Det0, Damp) · class 6 → 0 (transports)",
+        .x_label = "strength λ", .y_label = "% of the class's test images"};
 
     // ---- 1. AurA on the concept class, against Det0 and Damp ----
     std::printf("## 1. AurA on class %lld: still predicted as the class, and mean top-1 of the other classes\n\n",
@@ -155,8 +158,8 @@ int main(int argc, char** argv) {
                   others[on]);
       summary["aura"][method] = {{"still_concept", series_json(sweep.strengths, still)},
                                  {"other_classes", series_json(sweep.strengths, others)}};
-      chart.add({.name = method + ": class " + std::to_string(concept_class) + " still predicted", .x = sweep.strengths,
-                 .y = still, .dashed = method != "aura"});
+      chart.add({.name = method + ": " + std::to_string(concept_class) + " kept", .x = sweep.strengths, .y = still,
+                 .dashed = method != "aura"});
     }
 
     // Where the other classes' accuracy goes: each class's top-1 unsteered and at λ = 1.
@@ -171,11 +174,13 @@ int main(int argc, char** argv) {
     // ---- 2. and 3. transports from the source class toward the target class ----
     const std::string a = std::to_string(source), b = std::to_string(target);
     const std::vector<Transport> transports = {
-        transport_of(folder, "act", "Linear-AcT, many samples, source-range support", source, target),
-        transport_of(folder, "act_no_support", "Linear-AcT, many samples, no support", source, target),
-        transport_of(folder, "act32", "Linear-AcT, 32 + 32 samples, no support", source, target),
-        transport_of(folder, "lineas32", "LinEAS, 32 + 32 samples, lr 1e-2", source, target),
-        transport_of(folder, "lineas32_lr1e-3", "LinEAS, 32 + 32 samples, lr 1e-3", source, target)};
+        transport_of(folder, "act", "Linear-AcT, many samples, source-range support", "AcT", source, target),
+        transport_of(folder, "act_no_support", "Linear-AcT, many samples, no support", "AcT no support", source,
+                     target),
+        transport_of(folder, "act32", "Linear-AcT, 32 + 32 samples, no support", "AcT 32+32", source, target),
+        transport_of(folder, "lineas32", "LinEAS, 32 + 32 samples, lr 1e-2", "LinEAS 32+32", source, target),
+        transport_of(folder, "lineas32_lr1e-3", "LinEAS, 32 + 32 samples, lr 1e-3", "LinEAS lr 1e-3", source,
+                     target)};
     std::printf("\n## 2.–3. transport class %s → class %s: share of class-%s test images predicted as %s, logit W₂² "
                 "to the class-%s test images, mean top-1 of the other classes\n\n",
                 a.c_str(), b.c_str(), a.c_str(), b.c_str(), b.c_str());
@@ -190,8 +195,7 @@ int main(int argc, char** argv) {
                                              {"predicted_as_target", series_json(transport.sweep.strengths, transport.rate)},
                                              {"logit_w2", series_json(transport.sweep.strengths, transport.distance)},
                                              {"other_classes", series_json(transport.sweep.strengths, transport.others)}};
-      chart.add({.name = transport.label + ": class " + a + " predicted as " + b, .x = transport.sweep.strengths,
-                 .y = transport.rate});
+      chart.add({.name = transport.legend + ": " + a + " → " + b, .x = transport.sweep.strengths, .y = transport.rate});
     }
 
     // ---- 3. sparsity: LinEAS's active units and points as λ₂ grows ----

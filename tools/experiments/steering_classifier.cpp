@@ -145,7 +145,8 @@ int main(int argc, char** argv) {
     // ---- 1. AurA on the concept class, against Det0 and Damp ----
     std::printf("## 1. AurA on class %lld: still predicted as the class, and mean top-1 of the other classes\n\n",
                 static_cast<long long>(concept_class));
-    std::printf("| method | still class %lld, λ = 0 | λ = 1 | other classes, λ = 0 | λ = 1 |\n|---|---:|---:|---:|---:|\n",
+    std::printf("| method | still class %lld, λ = 0 | λ = 1 | other classes, λ = 0 | λ = 1 |\n"
+                "|---|---:|---:|---:|---:|\n",
                 static_cast<long long>(concept_class));
     summary["aura"] = ordered_json::object();
     std::vector<Sweep> concept_sweeps;

@@ -19,8 +19,8 @@
 // transport from class A toward class B) sweep also measures, at each strength, the share of class-A test
 // images predicted as B and the distance of the steered class-A logits to the clean class-B logits: the
 // 1-D Wasserstein-2 distance per logit unit, squared and averaged over the units (steering/lineas.h's
-// wasserstein_loss, both sets cut to the smaller one's size). neuron-path finds a ViT's neuron path for class C by joint
-// influence on N training images of the class (steering/neuron_path.h), with the activation-argmax path and
+// wasserstein_loss, both sets cut to the smaller one's size). neuron-path finds a ViT's neuron path for class
+// C by joint influence on N training images of the class (steering/neuron_path.h), with the activation-argmax path and
 // random paths as baselines, measures the label probability of the class's test images with each path
 // ablated and enhanced, prints the comparison and writes it all as JSON.
 #include <cstdio>
@@ -173,9 +173,9 @@ int run_fit(const FitArguments& arguments) {
     for (const auto& [point, map] : intervention.points) units += map.units();
     intervention.settings["active_units"] = std::to_string(fit.active_units);
     intervention.settings["active_points"] = std::to_string(fit.active_points);
-    std::printf("lineas: final loss %.6g; active units %lld of %lld, active points %lld of %zu\n", fit.losses.empty() ? 0.0 : fit.losses.back(),
-                static_cast<long long>(fit.active_units), static_cast<long long>(units),
-                static_cast<long long>(fit.active_points), intervention.points.size());
+    std::printf("lineas: final loss %.6g; active units %lld of %lld, active points %lld of %zu\n",
+                fit.losses.empty() ? 0.0 : fit.losses.back(), static_cast<long long>(fit.active_units),
+                static_cast<long long>(units), static_cast<long long>(fit.active_points), intervention.points.size());
   } else {
     const steering::ActVariant variant = method == "act"        ? steering::ActVariant::linear
                                          : method == "act-mean" ? steering::ActVariant::mean_only
@@ -245,7 +245,11 @@ struct TransportMeasure {
   double distance = 0.0;  // W₂², mean over logit units
 };
 
-TransportMeasure measure_transport(const Tensor& source_logits, const Tensor& clean_target_logits, int64_t target) {
+TransportMeasure measure_transport(const Tensor& source_logits, const Tensor& clean_target_logits, int64_t source,
+                                   int64_t target) {
+  VIREO_CHECK(source_logits.size(0) > 0 && clean_target_logits.size(0) > 0, "--source-class ", source,
+              " and --target-class ", target, ": the test split has ", source_logits.size(0), " and ",
+              clean_target_logits.size(0), " images of them; both need some");
   TransportMeasure measure;
   const std::vector<double> predicted = argmax(source_logits, 1).to_vector();
   for (double prediction : predicted) measure.rate += static_cast<int64_t>(prediction) == target ? 1.0 : 0.0;
@@ -324,7 +328,7 @@ int run_sweep(const SweepArguments& arguments) {
     const auto counts = accuracy_per_class(logits, test, classes);
     if (transport)
       transported.push_back(measure_transport(logits_of_class(logits, test, arguments.source_class),
-                                              clean_target_logits, arguments.target_class));
+                                              clean_target_logits, arguments.source_class, arguments.target_class));
     training::AccuracyCount total;
     std::printf("%8g", strength);
     for (int64_t label = 0; label < classes; ++label) {

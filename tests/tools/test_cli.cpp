@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <numeric>
 #include <sstream>
 #include <thread>
@@ -547,6 +548,75 @@ TEST_CASE("cli: steer fits AurA and LinEAS on a trained ViT then applies and swe
   const std::string report = read_text(folder / "report.html");
   CHECK(report.find("data-component=\"strength-sweep\"") != std::string::npos);
   CHECK(report.find("test top-1 against strength: aura") != std::string::npos);
+}
+
+// The options experiment 6 of the README uses: LinEAS's sparse-group weight, Linear-AcT without support, and
+// the transport metrics of sweep (the share of class-A test images predicted as B, the logit W₂² to B).
+TEST_CASE("cli: steer fits sparse LinEAS and unsupported AcT and sweeps them with transport metrics") {
+  TempFolder folder("cli_steer_transport");
+  const std::string run_dir = folder / "run", recipe = folder / "vit.yaml";
+  write_text(recipe, vireo::testing::tiny_vit_recipe(run_dir, 1));
+  REQUIRE(run_vireo({"train", recipe, "--progress", "lines"}, folder).exit_code == 0);
+  const std::string checkpoint = run_dir + "/checkpoint.safetensors";
+  const std::string dense = folder / "dense.safetensors", sparse = folder / "sparse.safetensors",
+                    act = folder / "act.safetensors";
+  const std::vector<std::string> lineas = {"steer", "fit", checkpoint, "--method", "lineas", "--steps", "10",
+                                           "--batch-size", "8", "--points", R"(blocks\.\d+\.mlp\.fc1)", "--source",
+                                           "class=1", "--target", "class=2"};
+  std::vector<std::string> dense_args = lineas, sparse_args = lineas;
+  dense_args.insert(dense_args.end(), {"--learning-rate", "0.01", "-o", dense});
+  // λ₂ = 1e5: the first proximal step's threshold τλ₂√d = 1e-3·1e5·8 (d = 64 units) dwarfs any Adam step,
+  // so every point goes back to the identity.
+  sparse_args.insert(sparse_args.end(), {"--group", "1e5", "-o", sparse});
+  const Outcome fitted_dense = run_vireo(dense_args, folder);
+  INFO(fitted_dense.err);
+  REQUIRE(fitted_dense.exit_code == 0);
+  CHECK(fitted_dense.out.find("active units 128 of 128, active points 2 of 2") != std::string::npos);
+  CHECK(std::stod(vireo::steering::Intervention::load(dense).settings.at("learning_rate")) == 0.01);
+  const Outcome fitted_sparse = run_vireo(sparse_args, folder);
+  REQUIRE(fitted_sparse.exit_code == 0);
+  CHECK(fitted_sparse.out.find("active units 0 of 128, active points 0 of 2") != std::string::npos);
+  const vireo::steering::Intervention loaded = vireo::steering::Intervention::load(sparse);
+  CHECK(loaded.settings.at("active_points") == "0");
+  CHECK(std::stod(loaded.settings.at("group")) == 1e5);
+
+  REQUIRE(run_vireo({"steer", "fit", checkpoint, "--method", "act", "--no-support", "--points", "blocks.1.mlp.fc1",
+                     "--source", "class=1", "--target", "class=2", "-o", act},
+                    folder)
+              .exit_code == 0);
+  const vireo::steering::Intervention transport = vireo::steering::Intervention::load(act);
+  CHECK(transport.settings.at("support") == "none");
+  CHECK_FALSE(transport.points.front().second.has_support());
+
+  const std::string sweep_json = folder / "sweep.json";
+  const Outcome swept = run_vireo({"steer", "sweep", checkpoint, "--intervention", dense, "--strengths", "0", "1",
+                                   "--source-class", "1", "--target-class", "2", "--json", sweep_json},
+                                  folder);
+  INFO(swept.err);
+  REQUIRE(swept.exit_code == 0);
+  CHECK(swept.out.find("strength  class 1 predicted as 2  logit W2^2 to class 2") != std::string::npos);
+  const auto sweep = nlohmann::json::parse(read_text(sweep_json));
+  std::map<std::string, std::vector<double>> metrics;
+  for (const auto& metric : sweep["metrics"]) metrics[metric["name"]] = metric["values"].get<std::vector<double>>();
+  REQUIRE(metrics.count("class 1 predicted as 2 (%)"));
+  REQUIRE(metrics.count("logit W2^2 class 1 to class 2"));
+  for (size_t i = 0; i < 2; ++i) {
+    // A class-1 image predicted as 2 is not predicted as 1: the two shares add up to at most 100%.
+    CHECK(metrics["class 1 predicted as 2 (%)"][i] + metrics["class 1 top-1 (%)"][i] <= 100.0 + 1e-9);
+    CHECK(metrics["logit W2^2 class 1 to class 2"][i] > 0.0);
+  }
+  // The sparse fit is the identity: every strength gives the clean model's metrics.
+  const std::string identity_json = folder / "identity.json";
+  REQUIRE(run_vireo({"steer", "sweep", checkpoint, "--intervention", sparse, "--strengths", "0", "1",
+                     "--source-class", "1", "--target-class", "2", "--json", identity_json},
+                    folder)
+              .exit_code == 0);
+  for (const auto& metric : nlohmann::json::parse(read_text(identity_json))["metrics"])
+    CHECK(metric["values"][0] == metric["values"][1]);
+  check_refused({"steer", "sweep", checkpoint, "--intervention", dense, "--source-class", "1", "--target-class", "5"},
+                folder, {"5", "3 classes"});
+  check_refused({"steer", "sweep", checkpoint, "--intervention", dense, "--source-class", "1", "--target-class", "1"},
+                folder, {"--target-class", "1"});
 }
 
 TEST_CASE("cli: steer neuron-path finds a path on a trained ViT and compares ablating it with baselines") {

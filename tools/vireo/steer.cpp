@@ -4,6 +4,7 @@
 //                   --source SPEC --target SPEC -o out.safetensors
 //   vireo steer apply CHECKPOINT --intervention FILE… [--strength λ…]
 //   vireo steer sweep CHECKPOINT --intervention FILE… [--strengths λ…] [--figure sweep.svg] [--json F]
+//                     [--source-class A --target-class B]
 //   vireo steer neuron-path CHECKPOINT --class C [--examples N] [--steps 20] -o path.json
 //   vireo steer bias-features collect|train-sae|probe|locate|generate …   (a DDPM UNet; steer_bias_features.cpp)
 //
@@ -14,8 +15,12 @@
 // are attached in the order given, each at its strength (default 1). sweep attaches them all at each
 // strength in turn (default 0, 0.25, …, 1) and prints the test accuracy per class at each, as a table and
 // optionally as a line chart (one line per class) and as JSON for reports (steering_sweep*.json in a run
-// folder is drawn by vireo report: tools/report/run_report.h). neuron-path finds a ViT's neuron path for class C by joint
-// influence on N training images of the class (steering/neuron_path.h), with the activation-argmax path and
+// folder is drawn by vireo report: tools/report/run_report.h). With --source-class A --target-class B (a
+// transport from class A toward class B) sweep also measures, at each strength, the share of class-A test
+// images predicted as B and the distance of the steered class-A logits to the clean class-B logits: the
+// 1-D Wasserstein-2 distance per logit unit, squared and averaged over the units (steering/lineas.h's
+// wasserstein_loss, both sets cut to the smaller one's size). neuron-path finds a ViT's neuron path for class
+// C by joint influence on N training images of the class (steering/neuron_path.h), with the activation-argmax path and
 // random paths as baselines, measures the label probability of the class's test images with each path
 // ablated and enhanced, prints the comparison and writes it all as JSON.
 #include <cstdio>
@@ -136,7 +141,11 @@ struct FitArguments {
   std::string checkpoint, method = "aura", source, target, output, split = "train";
   std::vector<std::string> points;
   int64_t top_k = 0, steps = 1000, batch_size = 32;
+  double l1 = 0.0, group = 0.0;  // lineas: the sparsity weights λ₁ and λ₂
+  double learning_rate = 1e-3;   // lineas: Adam's initial learning rate
+  uint64_t seed = 0;             // lineas: batch and target sampling
   bool all_at_once = false;
+  bool no_support = false;  // act: edit every element, not only those inside the source range
 };
 
 int run_fit(const FitArguments& arguments) {
@@ -155,9 +164,18 @@ int run_fit(const FitArguments& arguments) {
     intervention = steering::fit_aura(model, points, source.batches, target.batches,
                                       {.variant = variant, .top_k = arguments.top_k});
   } else if (method == "lineas") {
-    intervention = steering::fit_lineas(model, points, cat(source.batches, 0), cat(target.batches, 0),
-                                        {.steps = arguments.steps, .batch_size = arguments.batch_size})
-                       .intervention;
+    const steering::LineasFit fit = steering::fit_lineas(
+        model, points, cat(source.batches, 0), cat(target.batches, 0),
+        {.steps = arguments.steps, .batch_size = arguments.batch_size, .learning_rate = arguments.learning_rate,
+         .l1 = arguments.l1, .group = arguments.group, .seed = arguments.seed});
+    intervention = fit.intervention;
+    int64_t units = 0;
+    for (const auto& [point, map] : intervention.points) units += map.units();
+    intervention.settings["active_units"] = std::to_string(fit.active_units);
+    intervention.settings["active_points"] = std::to_string(fit.active_points);
+    std::printf("lineas: final loss %.6g; active units %lld of %lld, active points %lld of %zu\n",
+                fit.losses.empty() ? 0.0 : fit.losses.back(), static_cast<long long>(fit.active_units),
+                static_cast<long long>(units), static_cast<long long>(fit.active_points), intervention.points.size());
   } else {
     const steering::ActVariant variant = method == "act"        ? steering::ActVariant::linear
                                          : method == "act-mean" ? steering::ActVariant::mean_only
@@ -168,7 +186,9 @@ int run_fit(const FitArguments& arguments) {
     intervention = steering::fit_act(
         model, points, {source_images.narrow(0, 0, count)}, {target_images.narrow(0, 0, count)},
         {.variant = variant,
-         .estimation = arguments.all_at_once ? steering::ActEstimation::all_at_once : steering::ActEstimation::incremental});
+         .estimation = arguments.all_at_once ? steering::ActEstimation::all_at_once : steering::ActEstimation::incremental,
+         .source_range_support = !arguments.no_support});
+    intervention.settings["support"] = arguments.no_support ? "none" : "source range";
   }
   intervention.settings["checkpoint"] = arguments.checkpoint;
   intervention.settings["source"] = arguments.source;
@@ -186,20 +206,59 @@ struct ApplyArguments {
   std::vector<double> strengths;
 };
 
-// Correct and total predictions per class over the whole test split.
-std::vector<training::AccuracyCount> accuracy_per_class(nn::Module& model, const Samples& samples, int64_t classes) {
-  std::vector<training::AccuracyCount> counts(classes);
+// The model's logits of every sample, [N, classes], in the samples' order.
+Tensor logits_of(nn::Module& model, const Samples& samples) {
   NoGrad no_grad;
-  size_t next = 0;
-  for (const Tensor& batch : samples.batches) {
-    const std::vector<double> predicted = argmax(model(batch), 1).to_vector();
-    for (double prediction : predicted) {
-      const int64_t label = samples.labels[next++];
-      counts[label].total += 1;
-      counts[label].correct += static_cast<int64_t>(prediction) == label ? 1 : 0;
-    }
+  std::vector<Tensor> logits;
+  for (const Tensor& batch : samples.batches) logits.push_back(model(batch));
+  return cat(logits, 0);
+}
+
+// Correct and total predictions per class from the logits of `samples`.
+std::vector<training::AccuracyCount> accuracy_per_class(const Tensor& logits, const Samples& samples, int64_t classes) {
+  std::vector<training::AccuracyCount> counts(classes);
+  const std::vector<double> predicted = argmax(logits, 1).to_vector();
+  for (size_t i = 0; i < predicted.size(); ++i) {
+    const int64_t label = samples.labels[i];
+    counts[label].total += 1;
+    counts[label].correct += static_cast<int64_t>(predicted[i]) == label ? 1 : 0;
   }
   return counts;
+}
+
+std::vector<training::AccuracyCount> accuracy_per_class(nn::Module& model, const Samples& samples, int64_t classes) {
+  return accuracy_per_class(logits_of(model, samples), samples, classes);
+}
+
+// The rows of `logits` whose sample has label `label`: [n, classes].
+Tensor logits_of_class(const Tensor& logits, const Samples& samples, int64_t label) {
+  std::vector<double> rows;
+  for (size_t i = 0; i < samples.labels.size(); ++i)
+    if (samples.labels[i] == label) rows.push_back(static_cast<double>(i));
+  return index_select(logits, 0, Tensor::from_vector(rows, {static_cast<int64_t>(rows.size())}, {.dtype = DType::i64}));
+}
+
+// The transport metrics of one strength: the share of source-class images predicted as the target class and
+// the mean over logit units of W₂² between the steered source-class logits and the clean target-class ones.
+struct TransportMeasure {
+  double rate = 0.0;      // %
+  double distance = 0.0;  // W₂², mean over logit units
+};
+
+TransportMeasure measure_transport(const Tensor& source_logits, const Tensor& clean_target_logits, int64_t source,
+                                   int64_t target) {
+  VIREO_CHECK(source_logits.size(0) > 0 && clean_target_logits.size(0) > 0, "--source-class ", source,
+              " and --target-class ", target, ": the test split has ", source_logits.size(0), " and ",
+              clean_target_logits.size(0), " images of them; both need some");
+  TransportMeasure measure;
+  const std::vector<double> predicted = argmax(source_logits, 1).to_vector();
+  for (double prediction : predicted) measure.rate += static_cast<int64_t>(prediction) == target ? 1.0 : 0.0;
+  measure.rate *= 100.0 / static_cast<double>(predicted.size());
+  const int64_t count = std::min(source_logits.size(0), clean_target_logits.size(0));
+  measure.distance = steering::wasserstein_loss(source_logits.narrow(0, 0, count).to(DType::f64),
+                                                clean_target_logits.narrow(0, 0, count).to(DType::f64))
+                         .item();
+  return measure;
 }
 
 int run_apply(const ApplyArguments& arguments) {
@@ -230,6 +289,7 @@ struct SweepArguments {
   std::string checkpoint, figure, json;
   std::vector<std::string> interventions;
   std::vector<double> strengths = {0.0, 0.25, 0.5, 0.75, 1.0};
+  int64_t source_class = -1, target_class = -1;  // -1: no transport metrics
 };
 
 int run_sweep(const SweepArguments& arguments) {
@@ -238,6 +298,20 @@ int run_sweep(const SweepArguments& arguments) {
   const int64_t classes = loaded.dataset->num_classes();
   std::vector<steering::Intervention> interventions;
   for (const std::string& path : arguments.interventions) interventions.push_back(steering::Intervention::load(path));
+  const bool transport = arguments.source_class >= 0 || arguments.target_class >= 0;
+  if (transport) {
+    for (const int64_t label : {arguments.source_class, arguments.target_class})
+      VIREO_CHECK(label >= 0 && label < classes, "--source-class and --target-class: ", label, " is not a class of ",
+                  loaded.recipe.data.dataset, " (", classes, " classes); give both");
+    VIREO_CHECK(arguments.source_class != arguments.target_class, "--source-class and --target-class are both ",
+                arguments.source_class);
+  }
+  const std::string source_name = std::to_string(arguments.source_class),
+                    target_name = std::to_string(arguments.target_class);
+  // The clean target-class logits, the reference the steered source-class logits are compared with.
+  const Tensor clean_target_logits =
+      transport ? logits_of_class(logits_of(*loaded.model, test), test, arguments.target_class) : Tensor{};
+  std::vector<TransportMeasure> transported;
   std::printf("strength");
   for (int64_t label = 0; label < classes; ++label) std::printf("  class %lld", static_cast<long long>(label));
   std::printf("  all\n");
@@ -249,8 +323,12 @@ int run_sweep(const SweepArguments& arguments) {
     std::vector<steering::AttachedIntervention> attached;
     for (const steering::Intervention& intervention : interventions)
       attached.push_back(steering::attach(*loaded.model, intervention, strength));
-    const auto counts = accuracy_per_class(*loaded.model, test, classes);
+    const Tensor logits = logits_of(*loaded.model, test);
     for (steering::AttachedIntervention& one : attached) one.detach();
+    const auto counts = accuracy_per_class(logits, test, classes);
+    if (transport)
+      transported.push_back(measure_transport(logits_of_class(logits, test, arguments.source_class),
+                                              clean_target_logits, arguments.source_class, arguments.target_class));
     training::AccuracyCount total;
     std::printf("%8g", strength);
     for (int64_t label = 0; label < classes; ++label) {
@@ -261,6 +339,12 @@ int run_sweep(const SweepArguments& arguments) {
     }
     overall.push_back(100.0 * total.fraction());
     std::printf("  %6.2f%%\n", overall.back());
+  }
+  if (transport) {
+    std::printf("strength  class %s predicted as %s  logit W2^2 to class %s\n", source_name.c_str(),
+                target_name.c_str(), target_name.c_str());
+    for (size_t i = 0; i < transported.size(); ++i)
+      std::printf("%8g  %22.2f%%  %20.4f\n", arguments.strengths[i], transported[i].rate, transported[i].distance);
   }
   if (!arguments.figure.empty()) {
     for (int64_t label = 0; label < classes; ++label)
@@ -274,6 +358,15 @@ int run_sweep(const SweepArguments& arguments) {
     for (int64_t label = 0; label < classes; ++label)
       metrics.push_back({{"name", "class " + std::to_string(label) + " top-1 (%)"}, {"values", accuracy[label]}});
     metrics.push_back({{"name", "all top-1 (%)"}, {"values", overall}});
+    if (transport) {
+      std::vector<double> rates, distances;
+      for (const TransportMeasure& measure : transported) {
+        rates.push_back(measure.rate);
+        distances.push_back(measure.distance);
+      }
+      metrics.push_back({{"name", "class " + source_name + " predicted as " + target_name + " (%)"}, {"values", rates}});
+      metrics.push_back({{"name", "logit W2^2 class " + source_name + " to class " + target_name}, {"values", distances}});
+    }
     std::string title = "test top-1 against strength:";
     for (const steering::Intervention& intervention : interventions) title += " " + intervention.method;
     const nlohmann::json sweep = {{"title", title}, {"checkpoint", arguments.checkpoint},
@@ -380,7 +473,15 @@ Subcommand add_steer_command(CLI::App& vireo) {
   fit_app->add_option("--top-k", fit->top_k, "det0 and damp: units per point");
   fit_app->add_option("--steps", fit->steps, "lineas: optimizer steps");
   fit_app->add_option("--batch-size", fit->batch_size, "lineas: source samples per step");
+  fit_app->add_option("--learning-rate", fit->learning_rate,
+                      "lineas: Adam's initial learning rate (1e-3; the cosine decay ends at 1e-3 of it)")
+      ->check(CLI::PositiveNumber);
+  fit_app->add_option("--l1", fit->l1, "lineas: the L1 sparsity weight λ₁ (0)");
+  fit_app->add_option("--group", fit->group, "lineas: the sparse-group weight λ₂ (0; > 0 switches whole points off)");
+  fit_app->add_option("--seed", fit->seed, "lineas: the seed of batch and target sampling (0)");
   fit_app->add_flag("--all-at-once", fit->all_at_once, "act: fit every point on clean responses");
+  fit_app->add_flag("--no-support", fit->no_support,
+                    "act: edit every element, not only those inside the range of the source responses");
 
   auto apply = std::make_shared<ApplyArguments>();
   CLI::App* apply_app = app->add_subcommand("apply", "Per-class test accuracy with interventions attached");
@@ -398,6 +499,10 @@ Subcommand add_steer_command(CLI::App& vireo) {
   sweep_app->add_option("--figure", sweep->figure, "Also write the accuracies as an SVG line chart");
   sweep_app->add_option("--json", sweep->json,
                         "Also write them as JSON (RUN_DIR/steering_sweep.json is drawn by vireo report)");
+  sweep_app->add_option("--source-class", sweep->source_class,
+                        "With --target-class: also the share of these test images predicted as the target class and "
+                        "the logit W2^2 to the clean target-class images");
+  sweep_app->add_option("--target-class", sweep->target_class, "The class the interventions transport toward");
 
   auto path = std::make_shared<NeuronPathArguments>();
   CLI::App* path_app = app->add_subcommand(

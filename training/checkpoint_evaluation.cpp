@@ -3,6 +3,7 @@
 #include "training/checkpoint_evaluation.h"
 
 #include "engine/error.h"
+#include "engine/random.h"
 #include "training/checkpoint.h"
 #include "training/recipe_builders.h"
 #include "training/task_factory.h"
@@ -13,7 +14,7 @@ namespace {
 // A feature-learning task's end-of-run evaluation of the checkpoint's model: the task is built as for
 // training (its schedules do not matter here), the method's state loaded, then the task's evaluate() and
 // evaluate_final() — the kNN monitor and the linear probe.
-Metrics evaluate_features(const Recipe& recipe, const Checkpoint& checkpoint, const std::string& path) {
+Metrics evaluate_features(const Recipe& recipe, const Checkpoint& checkpoint, const std::string& path, bool untrained) {
   const auto train_set = make_dataset(recipe.data, data::Split::train);
   const int64_t samples_per_epoch = train_set->size();
   const std::unique_ptr<TrainingTask> task =
@@ -23,7 +24,7 @@ Metrics evaluate_features(const Recipe& recipe, const Checkpoint& checkpoint, co
                                            .total_samples = samples_per_epoch * recipe.train.epochs,
                                            .scaling = {.kappa = recipe.scaling.kappa, .ema_rule = recipe.scaling.ema_rule}});
   const std::shared_ptr<nn::Module> model = task->build_model([&recipe] { return make_model(recipe.model); });
-  load_module_state(*model, checkpoint.model, "model", path, recipe.model.name);
+  if (!untrained) load_module_state(*model, checkpoint.model, "model", path, recipe.model.name);
   model->eval();
   Metrics metrics;
   task->evaluate(*model, "", metrics);
@@ -33,28 +34,30 @@ Metrics evaluate_features(const Recipe& recipe, const Checkpoint& checkpoint, co
 
 }  // namespace
 
-CheckpointEvaluation evaluate_checkpoint(const std::string& path, const std::vector<std::string>& overrides) {
+CheckpointEvaluation evaluate_checkpoint(const std::string& path, const std::vector<std::string>& overrides,
+                                         const CheckpointEvaluationOptions& options) {
   const Checkpoint checkpoint = load_checkpoint(path);
   CheckpointEvaluation result;
   result.recipe = parse_recipe(checkpoint.recipe_yaml, path + " (stored recipe)", overrides);
-  result.step = checkpoint.position.step;
+  result.step = options.untrained ? 0 : checkpoint.position.step;
   const Recipe& recipe = result.recipe;
   set_math_threads(recipe.run);
+  if (options.untrained) manual_seed(recipe.run.seed);  // a fresh initialization, drawn as a run draws it
   if (recipe.task != "classification") {
     const TaskDefinition* registered = find_task(recipe.task);
     if (!registered || !registered->learns_features)
       fail(path, ": vireo eval measures test accuracy or learned features, which a '", recipe.task,
            "' checkpoint has neither of");
-    result.features = evaluate_features(recipe, checkpoint, path);
+    result.features = evaluate_features(recipe, checkpoint, path, options.untrained);
     return result;
   }
 
   const auto test_set = make_dataset(recipe.data, data::Split::test);
   const data::Pipeline pipeline = make_pipeline(recipe.data, data::Split::test);
   const auto model = make_model(recipe.model);
-  load_module_state(*model, checkpoint.model, "model", path, recipe.model.name);
+  if (!options.untrained) load_module_state(*model, checkpoint.model, "model", path, recipe.model.name);
   result.model = top1_accuracy(*model, test_set, pipeline, recipe.eval.batch_size, recipe.data.workers);
-  if (!checkpoint.ema.empty()) {
+  if (!options.untrained && !checkpoint.ema.empty()) {
     load_module_state(*model, checkpoint.ema, "ema", path, recipe.model.name);
     result.has_ema = true;
     result.ema = top1_accuracy(*model, test_set, pipeline, recipe.eval.batch_size, recipe.data.workers);

@@ -30,6 +30,14 @@ struct CheckpointEvaluation {
                                // `model` and `ema` are empty
 };
 
-CheckpointEvaluation evaluate_checkpoint(const std::string& path, const std::vector<std::string>& overrides = {});
+struct CheckpointEvaluationOptions {
+  // Evaluate a fresh random initialization of the stored recipe (seeded with run.seed) instead of the
+  // checkpoint's weights: the floor a trained model is judged against, here with the same (possibly
+  // overridden) evaluation settings. step is then 0 and there is no EMA model.
+  bool untrained = false;
+};
+
+CheckpointEvaluation evaluate_checkpoint(const std::string& path, const std::vector<std::string>& overrides = {},
+                                         const CheckpointEvaluationOptions& options = {});
 
 }  // namespace vireo::training

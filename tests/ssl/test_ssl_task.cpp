@@ -200,6 +200,14 @@ TEST_CASE("ssl task: vireo eval of a checkpoint gives the run's logged kNN and l
   REQUIRE(short_probe.features.size() == 2);
   const double correct = short_probe.features[1].second * 32.0;
   CHECK(correct == doctest::Approx(std::round(correct)));
+  // --untrained: a fresh initialization drawn as the run drew its own — so exactly the run's floor.
+  const std::vector<double> floor = metric_column(metrics, "floor_linear_top1");
+  REQUIRE(floor.size() == 1);
+  const CheckpointEvaluation untrained =
+      evaluate_checkpoint(folder / "run/" + kCheckpointFile, {}, {.untrained = true});
+  REQUIRE(untrained.features.size() == 2);
+  CHECK(untrained.step == 0);
+  CHECK(untrained.features[1].second == floor.front());
   // A missing checkpoint is refused, naming the file.
   check_error([&] { evaluate_checkpoint(folder / "missing.safetensors"); }, {"missing.safetensors"});
 }

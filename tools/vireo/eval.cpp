@@ -15,6 +15,7 @@ namespace {
 struct EvalArguments {
   std::string checkpoint;
   std::vector<std::string> overrides;
+  bool untrained = false;
 };
 
 void print_accuracy(const char* label, const training::AccuracyCount& count) {
@@ -23,9 +24,15 @@ void print_accuracy(const char* label, const training::AccuracyCount& count) {
 }
 
 int run_eval(const EvalArguments& arguments) {
-  const training::CheckpointEvaluation result = training::evaluate_checkpoint(arguments.checkpoint, arguments.overrides);
-  std::printf("%s: %s on %s, step %lld\n", arguments.checkpoint.c_str(), result.recipe.model.name.c_str(),
-              result.recipe.data.dataset.c_str(), static_cast<long long>(result.step));
+  const training::CheckpointEvaluation result = training::evaluate_checkpoint(arguments.checkpoint, arguments.overrides,
+                                                                                       {.untrained = arguments.untrained});
+  if (arguments.untrained)
+    std::printf("%s: an untrained %s (the recipe's, seed %llu) on %s\n", arguments.checkpoint.c_str(),
+                result.recipe.model.name.c_str(), static_cast<unsigned long long>(result.recipe.run.seed),
+                result.recipe.data.dataset.c_str());
+  else
+    std::printf("%s: %s on %s, step %lld\n", arguments.checkpoint.c_str(), result.recipe.model.name.c_str(),
+                result.recipe.data.dataset.c_str(), static_cast<long long>(result.step));
   if (!result.features.empty()) {
     for (const auto& [name, value] : result.features) std::printf("%s: %.2f%%\n", name.c_str(), 100.0 * value);
     return 0;
@@ -45,6 +52,8 @@ Subcommand add_eval_command(CLI::App& vireo) {
               "linear probe; eval.train_examples=0 eval.linear_probe.epochs=100 probes on the whole training set.");
   app->add_option("checkpoint", arguments->checkpoint, "A checkpoint.safetensors written by vireo train")->required();
   app->add_option("overrides", arguments->overrides, "key.path=value assignments applied to the stored recipe");
+  app->add_flag("--untrained", arguments->untrained,
+                "Evaluate a fresh random initialization of the stored recipe instead of its weights (the floor)");
   return {app, [arguments] { return run_eval(*arguments); }};
 }
 

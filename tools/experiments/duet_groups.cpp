@@ -224,8 +224,10 @@ int main(int argc, char** argv) {
     std::printf("summary: %s/duet_groups.json\n", out_dir.c_str());
 
     if (!figure.empty()) {
+      // group bin: argmax bin = the rotation's; cos: centred content cosine to the upright image (same) or
+      // to another image (other); retrieval: the nearest upright image is the original.
       report::SvgChart chart{.title = "DUET: rotation bin from the group vector, content invariance",
-                             .x_label = "rotation (degrees)", .y_label = "accuracy / cosine"};
+                             .x_label = "rotation (degrees)", .y_label = "accuracy / cosine", .width = 800};
       auto series = [&](const std::string& name, const std::vector<AngleMeasures>& measures, auto field, int colour,
                         bool dashed) {
         report::Series line{.name = name, .colour = colour, .dashed = dashed};
@@ -233,16 +235,16 @@ int main(int argc, char** argv) {
         for (const AngleMeasures& m : measures) line.y.push_back(m.*field);
         chart.add(line);
       };
-      series("group-bin accuracy, DUET", trained_measures, &AngleMeasures::group_accuracy, 0, false);
-      series("group-bin accuracy, untrained", untrained_measures, &AngleMeasures::group_accuracy, 0, true);
-      series("content cos, same image, DUET", trained_measures, &AngleMeasures::content_cosine_same, 1, false);
-      series("content cos, other image, DUET", trained_measures, &AngleMeasures::content_cosine_other, 2, false);
-      series("content cos, same image, untrained", untrained_measures, &AngleMeasures::content_cosine_same, 1, true);
-      series("content cos, other image, untrained", untrained_measures, &AngleMeasures::content_cosine_other, 2,
+      series("group bin, DUET", trained_measures, &AngleMeasures::group_accuracy, 0, false);
+      series("group bin, untrained", untrained_measures, &AngleMeasures::group_accuracy, 0, true);
+      series("cos same, DUET", trained_measures, &AngleMeasures::content_cosine_same, 1, false);
+      series("cos other, DUET", trained_measures, &AngleMeasures::content_cosine_other, 2, false);
+      series("cos same, untrained", untrained_measures, &AngleMeasures::content_cosine_same, 1, true);
+      series("cos other, untrained", untrained_measures, &AngleMeasures::content_cosine_other, 2,
              true);
-      series("retrieval of the original, DUET", trained_measures, &AngleMeasures::retrieval, 4, false);
-      series("retrieval of the original, untrained", untrained_measures, &AngleMeasures::retrieval, 4, true);
-      report::Series chance{.name = "chance (1/G)", .x = {angles.front(), angles.back()},
+      series("retrieval, DUET", trained_measures, &AngleMeasures::retrieval, 4, false);
+      series("retrieval, untrained", untrained_measures, &AngleMeasures::retrieval, 4, true);
+      report::Series chance{.name = "chance 1/G", .x = {angles.front(), angles.back()},
                             .y = {1.0 / groups, 1.0 / groups}, .colour = 3, .dashed = true};
       chart.add(chance);
       chart.write(figure);

@@ -16,14 +16,11 @@
 
 using namespace vireo;
 using vireo::testing::read_text;
+using vireo::testing::sibling_binary;
 using vireo::testing::TempFolder;
 using vireo::testing::write_text;
 
 namespace {
-
-std::string vireo_binary() {
-  return (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "vireo").string();
-}
 
 struct Outcome {
   int exit_code = -1;
@@ -49,7 +46,7 @@ Outcome run(const std::string& command, const TempFolder& folder, int limit_seco
 }
 
 std::string train(int ranks, const std::string& recipe, const std::string& overrides) {
-  const std::string command = vireo_binary() + " train " + recipe + " --progress none " + overrides;
+  const std::string command = sibling_binary("vireo") + " train " + recipe + " --progress none " + overrides;
   if (ranks == 1) return command;
   return std::string(VIREO_MPIEXEC) + " --oversubscribe -np " + std::to_string(ranks) + " " + command;
 }
@@ -186,7 +183,7 @@ TEST_CASE("a killed rank ends the job on every rank with an error naming it") {
   write_text(folder / "recipe.yaml", kSupervised);
   // Rank 1 is killed two seconds in, in the middle of a run that would take minutes.
   const std::string command = std::string(VIREO_MPIEXEC) + " --oversubscribe -np 2 sh -c \"if [ \\$OMPI_COMM_WORLD_RANK = 1 ]; "
-                              "then (sleep 2; kill -9 \\$\\$) & fi; exec " + vireo_binary() + " train " +
+                              "then (sleep 2; kill -9 \\$\\$) & fi; exec " + sibling_binary("vireo") + " train " +
                               folder / "recipe.yaml" + " --progress none train.epochs=100000 eval.every_epochs=0 "
                               "data.batch_size=8 run.dir=" + folder / "run\"";
   const Outcome outcome = run(command, folder, 60);
@@ -202,7 +199,7 @@ TEST_CASE("a stopped rank ends the job after the collective timeout with an erro
   // Rank 1 stops (SIGSTOP: alive, so mpirun sees nothing wrong); rank 0's next collective times out.
   const std::string command = "VIREO_COLLECTIVE_TIMEOUT=3 " + std::string(VIREO_MPIEXEC) +
                               " --oversubscribe -np 2 sh -c \"if [ \\$OMPI_COMM_WORLD_RANK = 1 ]; "
-                              "then (sleep 2; kill -STOP \\$\\$) & fi; exec " + vireo_binary() + " train " +
+                              "then (sleep 2; kill -STOP \\$\\$) & fi; exec " + sibling_binary("vireo") + " train " +
                               folder / "recipe.yaml" + " --progress none train.epochs=100000 eval.every_epochs=0 "
                               "data.batch_size=8 run.dir=" + folder / "run\"";
   const Outcome outcome = run(command, folder, 60);

@@ -31,18 +31,15 @@
 extern char** environ;
 
 using vireo::testing::read_text;
+using vireo::testing::sibling_binary;
 using vireo::testing::TempFolder;
 using vireo::testing::write_text;
 
 namespace {
 
-std::string vireo_binary() {
-  return (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "vireo").string();
-}
-
 // Starts `vireo args…` with stdout and stderr going to files; returns its process id.
 pid_t start_vireo(const std::vector<std::string>& args, const std::string& out_path, const std::string& err_path) {
-  const std::string binary = vireo_binary();
+  const std::string binary = sibling_binary("vireo");
   REQUIRE(std::filesystem::exists(binary));
   std::vector<std::string> storage = {binary};
   storage.insert(storage.end(), args.begin(), args.end());

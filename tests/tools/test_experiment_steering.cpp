@@ -16,14 +16,11 @@
 #include "training/run_helpers.h"
 
 using vireo::testing::read_text;
+using vireo::testing::sibling_binary;
 using vireo::testing::TempFolder;
 using vireo::testing::write_text;
 
 namespace {
-
-std::string experiment_binary() {
-  return (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "experiment_steering_classifier").string();
-}
 
 // A sweep file as `vireo steer sweep --json` writes it; `transport` adds the class 1 → class 0 metrics.
 void write_sweep(const std::string& path, const std::vector<double>& strengths,
@@ -55,7 +52,9 @@ void write_lineas(const std::string& path, double group, std::vector<int> active
   intervention.save(path);
 }
 
-int run(const std::string& arguments) { return std::system((experiment_binary() + " " + arguments).c_str()); }
+int run(const std::string& arguments) {
+  return std::system((sibling_binary("experiment_steering_classifier") + " " + arguments).c_str());
+}
 
 }  // namespace
 

@@ -1,5 +1,6 @@
-// Helpers the trainer and CLI suites share: tiny recipes that train in well under a second, and
-// metrics.jsonl read back with its one wall-clock field (img_per_s) removed, for exact comparisons.
+// Helpers the trainer and CLI suites share: tiny recipes that train in well under a second,
+// metrics.jsonl read back with its one wall-clock field (img_per_s) removed, for exact comparisons, and the
+// path of a program built beside the running test.
 #pragma once
 
 #include <filesystem>
@@ -11,6 +12,11 @@
 #include "training/metrics_log.h"
 
 namespace vireo::testing {
+
+// A program of the build's bin/ folder, where the tests are built too: sibling_binary("vireo").
+inline std::string sibling_binary(const std::string& name) {
+  return (std::filesystem::read_symlink("/proc/self/exe").parent_path() / name).string();
+}
 
 // The data section of the tiny recipes: 8×8 synthetic images of 4 classes, 96 for training.
 inline const std::string kTinySyntheticData =

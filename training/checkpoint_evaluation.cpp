@@ -11,24 +11,15 @@
 namespace vireo::training {
 namespace {
 
-// A feature-learning task's end-of-run evaluation of the checkpoint's model: the task is built as for
-// training (its schedules do not matter here), the method's state loaded, then the task's evaluate() and
+// A feature-learning task's end-of-run evaluation of the checkpoint's model: the task and its model built
+// as for training, the method's state loaded (unless `untrained`), then the task's evaluate() and
 // evaluate_final() — the kNN monitor and the linear probe.
 Metrics evaluate_features(const Recipe& recipe, const Checkpoint& checkpoint, const std::string& path, bool untrained) {
-  const auto train_set = make_dataset(recipe.data, data::Split::train);
-  const int64_t samples_per_epoch = train_set->size();
-  const std::unique_ptr<TrainingTask> task =
-      make_training_task(recipe, TaskSetup{.recipe = recipe,
-                                           .train_set = train_set,
-                                           .samples_per_epoch = samples_per_epoch,
-                                           .total_samples = samples_per_epoch * recipe.train.epochs,
-                                           .scaling = {.kappa = recipe.scaling.kappa, .ema_rule = recipe.scaling.ema_rule}});
-  const std::shared_ptr<nn::Module> model = task->build_model([&recipe] { return make_model(recipe.model); });
-  if (!untrained) load_module_state(*model, checkpoint.model, "model", path, recipe.model.name);
-  model->eval();
+  const TaskAndModel built = build_task_and_model(recipe);
+  if (!untrained) load_module_state(*built.model, checkpoint.model, "model", path, recipe.model.name);
   Metrics metrics;
-  task->evaluate(*model, "", metrics);
-  task->evaluate_final(*model, metrics);
+  built.task->evaluate(*built.model, "", metrics);
+  built.task->evaluate_final(*built.model, metrics);
   return metrics;
 }
 

@@ -33,4 +33,18 @@ std::unique_ptr<TrainingTask> make_training_task(const Recipe& recipe, const Tas
   fail(recipe.source, ": task '", recipe.task, "' has no trainer");
 }
 
+TaskAndModel build_task_and_model(const Recipe& recipe) {
+  const auto train_set = make_dataset(recipe.data, data::Split::train);
+  const int64_t samples_per_epoch = train_set->size();
+  TaskAndModel built;
+  built.task = make_training_task(
+      recipe, TaskSetup{.recipe = recipe,
+                        .train_set = train_set,
+                        .samples_per_epoch = samples_per_epoch,
+                        .total_samples = samples_per_epoch * recipe.train.epochs,
+                        .scaling = {.kappa = recipe.scaling.kappa, .ema_rule = recipe.scaling.ema_rule}});
+  built.model = built.task->build_model([&recipe] { return make_model(recipe.model); });
+  return built;
+}
+
 }  // namespace vireo::training

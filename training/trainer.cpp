@@ -332,8 +332,8 @@ TrainingSummary Trainer::run() {
   auto window_start = Clock::now();
   int64_t window_samples = 0;
   double window_collective_seconds = communicator_.collective_seconds();
-  bool stopped = false, capped = false, evaluated_last = false;
-  int64_t evaluated_step = -1;  // the step of the latest evaluation in this process
+  bool stopped = false, capped = false;  // a cap stops before a batch, so never after the last epoch's evaluation
+  int64_t evaluated_step = -1;           // the step of the latest evaluation in this process
   while (position_.epoch < epochs && !stopped && !capped) {
     const int64_t epoch = position_.epoch;
     const auto epoch_start = Clock::now();
@@ -400,7 +400,6 @@ TrainingSummary Trainer::run() {
       std::snprintf(timing, sizeof timing, "  (epoch %.1f s, evaluation %.1f s)", epoch_seconds, eval_seconds);
       progress.message("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs) + ": " +
                        describe(last_evaluation_) + timing);
-      evaluated_last = last;
       evaluated_step = position_.step;
       window_start = Clock::now();
     } else {
@@ -415,7 +414,7 @@ TrainingSummary Trainer::run() {
   progress.finish();
 
   if (!stopped) {
-    if (capped && !evaluated_last) {
+    if (capped) {
       const auto eval_start = Clock::now();
       const double epoch_progress =
           static_cast<double>(position_.epoch) + static_cast<double>(position_.batch) / static_cast<double>(per_epoch);

@@ -66,11 +66,7 @@ struct AngleMeasures {
 // The DUET method of `recipe`, built as the trainer builds it (the seed set first, as a fresh run does).
 std::shared_ptr<ssl::Duet> build_duet(const training::Recipe& recipe) {
   manual_seed(recipe.run.seed);
-  const auto train_set = training::make_dataset(recipe.data, data::Split::train);
-  const auto task = training::make_training_task(
-      recipe, training::TaskSetup{.recipe = recipe, .train_set = train_set, .samples_per_epoch = train_set->size(),
-                                  .total_samples = train_set->size() * recipe.train.epochs});
-  auto duet = std::dynamic_pointer_cast<ssl::Duet>(task->build_model([&] { return training::make_model(recipe.model); }));
+  auto duet = std::dynamic_pointer_cast<ssl::Duet>(training::build_task_and_model(recipe).model);
   VIREO_CHECK(duet != nullptr, "duet_groups: the checkpoint's method is not duet");
   duet->eval();
   return duet;
@@ -99,7 +95,6 @@ ssl::Duet::Representation represent(ssl::Duet& duet, const Tensor& batch, int64_
   return {.content = cat(contents, 0), .group_logits = cat(groups, 0)};
 }
 
-// `rotated` against the upright images' centred content `reference_content` and their mean `center`.
 nlohmann::ordered_json as_json(const AngleMeasures& m) {
   return {{"group_accuracy", m.group_accuracy},
           {"group_accuracy_within_one_bin", m.group_accuracy_within1},
@@ -114,6 +109,25 @@ void print_row(const std::string& angle, const std::string& bin, const AngleMeas
               u.group_accuracy, u.group_accuracy_within1, u.content_cosine_same, u.content_cosine_other, u.retrieval);
 }
 
+// The mean of each measure over the angles.
+AngleMeasures mean_of(const std::vector<AngleMeasures>& measures) {
+  AngleMeasures sum;
+  for (const AngleMeasures& m : measures) {
+    sum.group_accuracy += m.group_accuracy;
+    sum.group_accuracy_within1 += m.group_accuracy_within1;
+    sum.content_cosine_same += m.content_cosine_same;
+    sum.content_cosine_other += m.content_cosine_other;
+    sum.retrieval += m.retrieval;
+  }
+  const double count = static_cast<double>(measures.size());
+  return {.group_accuracy = sum.group_accuracy / count,
+          .group_accuracy_within1 = sum.group_accuracy_within1 / count,
+          .content_cosine_same = sum.content_cosine_same / count,
+          .content_cosine_other = sum.content_cosine_other / count,
+          .retrieval = sum.retrieval / count};
+}
+
+// `rotated` against the upright images' centred content `reference_content` and their mean `center`.
 AngleMeasures measure(const ssl::Duet::Representation& rotated, const Tensor& reference_content, const Tensor& center,
                       int64_t bin, int64_t groups) {
   const int64_t n = rotated.content.size(0);
@@ -195,7 +209,6 @@ int main(int argc, char** argv) {
                                       {"angles", nlohmann::ordered_json::array()}};
     std::vector<double> angles;
     std::vector<AngleMeasures> trained_measures, untrained_measures;
-    AngleMeasures mean_trained, mean_untrained;
     for (int64_t bin = 0; bin < groups; ++bin) {
       const double angle = 360.0 * (static_cast<double>(bin) + 0.5) / static_cast<double>(groups) - 180.0;
       const Tensor batch = rotated_batch(images, angle, pipeline);
@@ -207,15 +220,9 @@ int main(int argc, char** argv) {
       angles.push_back(angle);
       trained_measures.push_back(t);
       untrained_measures.push_back(u);
-      for (auto [sum, m] : {std::pair{&mean_trained, t}, std::pair{&mean_untrained, u}}) {
-        sum->group_accuracy += m.group_accuracy / groups;
-        sum->group_accuracy_within1 += m.group_accuracy_within1 / groups;
-        sum->content_cosine_same += m.content_cosine_same / groups;
-        sum->content_cosine_other += m.content_cosine_other / groups;
-        sum->retrieval += m.retrieval / groups;
-      }
       summary["angles"].push_back({{"degrees", angle}, {"bin", bin}, {"trained", as_json(t)}, {"untrained", as_json(u)}});
     }
+    const AngleMeasures mean_trained = mean_of(trained_measures), mean_untrained = mean_of(untrained_measures);
     print_row("mean", "", mean_trained, mean_untrained);
     summary["mean_trained"] = as_json(mean_trained);
     summary["mean_untrained"] = as_json(mean_untrained);

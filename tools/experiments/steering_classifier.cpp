@@ -30,41 +30,40 @@
 
 #include "steering/intervention.h"
 #include "steering/lineas.h"
+#include "tools/report/run_report.h"
 #include "tools/report/svg_chart.h"
 
 namespace {
 
 using nlohmann::ordered_json;
 
-// One `vireo steer sweep --json` file: the strengths and each metric's value at each.
+// One `vireo steer sweep --json` file (read by the report library's reader, which checks it): the
+// strengths and each metric's value at each.
 struct Sweep {
   std::string path;
   std::vector<double> strengths;
-  ordered_json metrics;
+  std::vector<std::pair<std::string, std::vector<double>>> metrics;  // name -> one value per strength
 
   static Sweep load(const std::string& path) {
-    std::ifstream file(path);
-    VIREO_CHECK(file.good(), "steering_classifier: cannot read ", path);
-    const nlohmann::json document = nlohmann::json::parse(file, nullptr, false);
-    VIREO_CHECK(!document.is_discarded() && document.contains("strengths") && document.contains("metrics"), path,
-                ": not a sweep file of vireo steer sweep --json (no strengths or metrics)");
-    return {path, document["strengths"].get<std::vector<double>>(), document["metrics"]};
+    vireo::report::StrengthSweep sweep = vireo::report::read_strength_sweep(path);
+    return {path, std::move(sweep.strengths), std::move(sweep.metrics)};
   }
 
+  bool has(const std::string& name) const {
+    return std::any_of(metrics.begin(), metrics.end(), [&](const auto& entry) { return entry.first == name; });
+  }
   std::vector<double> metric(const std::string& name) const {
-    for (const auto& entry : metrics)
-      if (entry["name"] == name) return entry["values"].get<std::vector<double>>();
+    for (const auto& [metric_name, values] : metrics)
+      if (metric_name == name) return values;
     vireo::fail(path, ": no metric '", name, "' (a transport metric needs --source-class and --target-class)");
   }
-  std::vector<double> top1(int64_t label) const { return metric("class " + std::to_string(label) + " top-1 (%)"); }
+  std::string top1_name(int64_t label) const { return "class " + std::to_string(label) + " top-1 (%)"; }
+  std::vector<double> top1(int64_t label) const { return metric(top1_name(label)); }
 
   // The number of classes: the metrics "class 0 top-1 (%)", "class 1 top-1 (%)", … that are present.
   int64_t classes() const {
     int64_t count = 0;
-    while (std::any_of(metrics.begin(), metrics.end(), [&](const auto& entry) {
-      return entry["name"] == "class " + std::to_string(count) + " top-1 (%)";
-    }))
-      ++count;
+    while (has(top1_name(count))) ++count;
     return count;
   }
 

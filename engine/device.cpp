@@ -1,5 +1,6 @@
 #include "engine/device.h"
 
+#include "engine/cuda/runtime.h"
 #include "engine/error.h"
 
 namespace vireo {
@@ -18,5 +19,25 @@ Device Device::parse(const std::string& text) {
 #ifndef VIREO_HAS_CUDA
 bool cuda_available() { return false; }
 #endif
+
+}  // namespace vireo
+
+// A build without the CUDA backend (no nvcc at configure time): every question about CUDA has one answer.
+#ifndef VIREO_HAS_CUDA
+namespace vireo::cuda {
+bool built_with_cuda() { return false; }
+std::vector<DeviceInfo> cuda_devices() { return {}; }
+std::vector<std::string> cuda_summary() { return {"CUDA: not built (no nvcc at /usr/local/cuda when this build was configured)"}; }
+void require_cuda(int) {
+  fail("CUDA is not usable: this build has no CUDA backend (nvcc was not found when it was configured; install the "
+       "CUDA toolkit under /usr/local/cuda and configure again)");
+}
+void set_allow_tf32(bool) {}
+bool allow_tf32() { return false; }
+void synchronize() {}
+}  // namespace vireo::cuda
+#endif
+
+namespace vireo {
 
 }  // namespace vireo

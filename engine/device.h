@@ -23,7 +23,8 @@ struct Device {
   bool is_cpu() const { return type == DeviceType::cpu; }
   bool is_cuda() const { return type == DeviceType::cuda; }
   std::string str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
-  friend bool operator==(const Device&, const Device&) = default;
+  friend bool operator==(const Device& a, const Device& b) { return a.type == b.type && a.index == b.index; }
+  friend bool operator!=(const Device& a, const Device& b) { return !(a == b); }
 };
 
 inline std::ostream& operator<<(std::ostream& os, const Device& device) { return os << device.str(); }

@@ -14,9 +14,9 @@
 // exponent and, below 2^-14, shifts the mantissa into a subnormal.
 #pragma once
 
-#include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 namespace vireo {
 
@@ -28,10 +28,27 @@ struct BFloat16 {
   uint16_t bits = 0;
 };
 
+// std::bit_cast and std::bit_width, restated in C++17: nvcc compiles the CUDA backend's files, which include
+// this header, as C++17 (the CMake we require cannot ask nvcc for C++20).
+namespace detail {
+template <class To, class From>
+inline To bits_as(From value) {
+  static_assert(sizeof(To) == sizeof(From));
+  To out;
+  std::memcpy(&out, &value, sizeof(To));
+  return out;
+}
+inline int bit_width(uint64_t value) {
+  int width = 0;
+  for (; value != 0; value >>= 1) ++width;
+  return width;
+}
+}  // namespace detail
+
 // ---- f32 → f16, f16 → f32 ----
 
 inline uint16_t half_bits_from_float(float value) {
-  const uint32_t bits = std::bit_cast<uint32_t>(value);
+  const uint32_t bits = detail::bits_as<uint32_t>(value);
   const auto sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
   const uint32_t magnitude = bits & 0x7FFFFFFFu;
   if (magnitude > 0x7F800000u) return sign | 0x7E00u;  // NaN → the quiet NaN
@@ -66,18 +83,18 @@ inline float float_from_half_bits(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   const uint32_t exponent = (h >> 10) & 0x1Fu;
   const uint32_t mantissa = h & 0x03FFu;
-  if (exponent == 0x1Fu) return std::bit_cast<float>(sign | 0x7F800000u | (mantissa << 13));  // inf, NaN
+  if (exponent == 0x1Fu) return detail::bits_as<float>(sign | 0x7F800000u | (mantissa << 13));  // inf, NaN
   if (exponent == 0) {  // zero or subnormal: mantissa·2^-24, exact in f32
     const float magnitude = static_cast<float>(mantissa) * 0x1p-24f;
     return sign ? -magnitude : magnitude;
   }
-  return std::bit_cast<float>(sign | ((exponent + 127u - 15u) << 23) | (mantissa << 13));
+  return detail::bits_as<float>(sign | ((exponent + 127u - 15u) << 23) | (mantissa << 13));
 }
 
 // ---- f32 → bf16, bf16 → f32 ----
 
 inline uint16_t bfloat16_bits_from_float(float value) {
-  const uint32_t bits = std::bit_cast<uint32_t>(value);
+  const uint32_t bits = detail::bits_as<uint32_t>(value);
   if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((bits >> 16) | 0x0040u);  // NaN, quieted
   // Drop the low 16 bits, rounding to nearest even (0x7FFF is half an ulp minus one; add the lowest kept
   // bit for ties). Subnormals need nothing special (bf16 has f32's exponent), and a value past the largest
@@ -85,7 +102,7 @@ inline uint16_t bfloat16_bits_from_float(float value) {
   return static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
 }
 
-inline float float_from_bfloat16_bits(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
+inline float float_from_bfloat16_bits(uint16_t b) { return detail::bits_as<float>(static_cast<uint32_t>(b) << 16); }
 
 // ---- sources wider than f32 ----
 //
@@ -99,16 +116,16 @@ inline float float_from_bfloat16_bits(uint16_t b) { return std::bit_cast<float>(
 inline float float_rounded_to_odd(double value) {
   const float nearest = static_cast<float>(value);
   if (static_cast<double>(nearest) == value || std::isnan(value)) return nearest;
-  uint32_t bits = std::bit_cast<uint32_t>(nearest);
+  uint32_t bits = detail::bits_as<uint32_t>(nearest);
   // Round-to-nearest went away from zero: step back to the truncation (for ±inf, to the largest float).
   if (std::fabs(static_cast<double>(nearest)) > std::fabs(value)) --bits;
-  return std::bit_cast<float>(bits | 1u);
+  return detail::bits_as<float>(bits | 1u);
 }
 
 inline float float_rounded_to_odd(int64_t value) {
   // Keep the 24 leading significant bits of |value| and fold everything below into the last kept bit.
   uint64_t magnitude = value < 0 ? 0 - static_cast<uint64_t>(value) : static_cast<uint64_t>(value);
-  const int width = std::bit_width(magnitude);
+  const int width = detail::bit_width(magnitude);
   if (width > 24) {
     const int dropped = width - 24;
     const uint64_t lost = magnitude & ((uint64_t{1} << dropped) - 1);

@@ -1,6 +1,7 @@
 // Every op of the engine, by family.
 #pragma once
 
+#include "engine/autocast.h"
 #include "engine/autograd.h"
 #include "engine/ops/activation.h"
 #include "engine/ops/attention.h"

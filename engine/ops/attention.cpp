@@ -9,6 +9,7 @@
 
 #include <cmath>
 
+#include "engine/autocast.h"
 #include "engine/kernels/attention.h"
 #include "engine/ops.h"
 
@@ -30,6 +31,12 @@ Tensor as_rows(const Tensor& t) {
 
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
                                     bool causal, std::optional<double> scale) {
+  if (const auto compute = autocast_compute_type({&q, &k, &v, &mask})) {
+    Autocast suspended(std::nullopt);
+    return scaled_dot_product_attention(q.to(*compute), k.to(*compute), v.to(*compute),
+                                        mask.defined() ? mask.to(*compute) : mask, causal, scale)
+        .to(DType::f32);
+  }
   const char* op = "scaled_dot_product_attention";
   VIREO_CHECK(q.defined() && k.defined() && v.defined(), op, ": q, k and v must be defined");
   VIREO_CHECK(is_floating(q.dtype()), op, ": needs floating operands, got q ", describe(q));

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "engine/autocast.h"
 #include "engine/kernels/conv.h"
 #include "engine/ops.h"
 
@@ -199,6 +200,11 @@ void set_window(Conv2dGeometry& g, const Tensor& weight, Pair stride, Pair paddi
 }  // namespace
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Conv2dOptions options) {
+  if (const auto compute = autocast_compute_type({&input, &weight, &bias})) {
+    Autocast suspended(std::nullopt);
+    return conv2d(input.to(*compute), weight.to(*compute), bias.defined() ? bias.to(*compute) : bias, options)
+        .to(DType::f32);
+  }
   const char* op = "conv2d";
   const auto [x, unbatched] = as_batch(op, input);
   check_parameters(op, x, weight, bias, weight.defined() && weight.dim() == 4 ? weight.size(0) : 0);

@@ -6,6 +6,7 @@
 // db = Σ_rows dy. The transposes are views, so every gradient is one GEMM (or one batch of them).
 #include "engine/ops/linalg.h"
 
+#include "engine/autocast.h"
 #include "engine/kernels/linalg.h"
 #include "engine/ops.h"
 
@@ -95,6 +96,10 @@ int64_t product(const Shape& shape, size_t begin, size_t end) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  if (const auto compute = autocast_compute_type({&a, &b})) {
+    Autocast suspended(std::nullopt);
+    return matmul(a.to(*compute), b.to(*compute)).to(DType::f32);
+  }
   check_operands("matmul", a, b);
   VIREO_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both operands need at least one dimension, got shapes ",
               a.shape(), " and ", b.shape());
@@ -133,6 +138,10 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor bmm(const Tensor& a, const Tensor& b) {
+  if (const auto compute = autocast_compute_type({&a, &b})) {
+    Autocast suspended(std::nullopt);
+    return bmm(a.to(*compute), b.to(*compute)).to(DType::f32);
+  }
   check_operands("bmm", a, b);
   VIREO_CHECK(a.dim() == 3 && b.dim() == 3, "bmm: expects 3-D operands [B, M, K] and [B, K, N], got shapes ", a.shape(),
               " and ", b.shape());
@@ -143,6 +152,10 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
 }
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  if (const auto compute = autocast_compute_type({&x, &weight, &bias})) {
+    Autocast suspended(std::nullopt);
+    return linear(x.to(*compute), weight.to(*compute), bias.defined() ? bias.to(*compute) : bias).to(DType::f32);
+  }
   check_operands("linear", x, weight);
   VIREO_CHECK(weight.dim() == 2, "linear: weight must be 2-D [out_features, in_features], got ", describe(weight));
   VIREO_CHECK(x.dim() >= 1, "linear: the input needs at least one dimension, got ", describe(x));

@@ -147,8 +147,12 @@ TEST_CASE("cli: info reports version build threads CPU features and CUDA devices
   TempFolder folder("cli_info");
   const Outcome outcome = run_vireo({"info"}, folder);
   CHECK(outcome.exit_code == 0);
-  for (const char* expected : {"vireo 0.", "build)", "threads: ", "CPU features: ", "compiled for: ", "CUDA devices: none"})
+  for (const char* expected : {"vireo 0.", "build)", "threads: ", "CPU features: ", "compiled for: ", "CUDA: "})
     CHECK(outcome.out.find(expected) != std::string::npos);
+  // The CUDA lines say what the backend found: a GPU by name, or why there is none.
+  CHECK((outcome.out.find("CUDA: cuda:0 ") != std::string::npos ||
+         outcome.out.find("CUDA: no usable GPU: ") != std::string::npos ||
+         outcome.out.find("CUDA: not built") != std::string::npos));
   // The features listed are those the CPU reports.
   __builtin_cpu_init();
   CHECK((outcome.out.find("AVX-512F") != std::string::npos) == static_cast<bool>(__builtin_cpu_supports("avx512f")));

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/autograd.h"
+#include "engine/cuda/runtime.h"
 #include "engine/error.h"
 #include "engine/nn/container.h"
 #include "engine/nn/conv.h"
@@ -138,6 +139,12 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const std::string& name, const 
 // ends; the runner installs a probe there for one untimed step (and nothing for the timed ones).
 enum class Phase { zero_grad, forward, backward, optimizer };
 
+// Where a workload runs: its device, and the 16-bit type its forward pass autocasts to (CUDA only).
+struct Placement {
+  Device device = Device::cpu();
+  std::optional<DType> autocast;
+};
+
 // What the timer needs from a workload: one full training step, returning the loss (read with item(),
 // which is also where the scripts wait for the step to finish).
 class Workload {
@@ -162,11 +169,12 @@ class Workload {
 class ClassifierWorkload : public Workload {
  public:
   ClassifierWorkload(std::shared_ptr<nn::Module> model, const std::string& optimizer, const OptimizerChoice& settings,
-                     int64_t batch, Generator& generator)
-      : model_(std::move(model)) {
+                     int64_t batch, Generator& generator, const Placement& placement)
+      : model_(std::move(model)), autocast_(placement.autocast) {
+    model_->to(placement.device);
     model_->train();
-    images_ = randn({batch, 3, 32, 32}, {}, &generator);
-    labels_ = randint(0, 10, {batch}, {.dtype = DType::i64}, &generator);
+    images_ = randn({batch, 3, 32, 32}, {}, &generator).to(placement.device);
+    labels_ = randint(0, 10, {batch}, {.dtype = DType::i64}, &generator).to(placement.device);
     const std::vector<Tensor> params = model_->parameters();
     optimizer_ = make_optimizer(optimizer, params, settings);
     parameters = count_elements(params);
@@ -178,7 +186,11 @@ class ClassifierWorkload : public Workload {
   double step() override {
     optimizer_->zero_grad();
     reached(Phase::zero_grad);
-    Tensor loss = cross_entropy((*model_)(images_), labels_);
+    Tensor loss;
+    {
+      Autocast autocast(autocast_);
+      loss = cross_entropy((*model_)(images_), labels_);
+    }
     reached(Phase::forward);
     loss.backward();
     reached(Phase::backward);
@@ -190,20 +202,23 @@ class ClassifierWorkload : public Workload {
 
  private:
   std::shared_ptr<nn::Module> model_;
+  std::optional<DType> autocast_;
   std::unique_ptr<optim::Optimizer> optimizer_;
   Tensor images_, labels_;
 };
 
-std::unique_ptr<Workload> resnet18_cifar(const std::string& optimizer, int64_t batch, Generator& generator) {
+std::unique_ptr<Workload> resnet18_cifar(const std::string& optimizer, int64_t batch, Generator& generator,
+                                         const Placement& placement) {
   auto model = models::resnet18({.num_classes = 10, .stem = models::Stem::cifar});
   return std::make_unique<ClassifierWorkload>(
       model, optimizer,
       OptimizerChoice{.sgd = {.lr = 0.1, .momentum = 0.9, .weight_decay = 5e-4},
                       .adamw = {.lr = 1e-3, .weight_decay = 0.05}},
-      batch, generator);
+      batch, generator, placement);
 }
 
-std::unique_ptr<Workload> vit_tiny(const std::string& optimizer, int64_t batch, int64_t depth, Generator& generator) {
+std::unique_ptr<Workload> vit_tiny(const std::string& optimizer, int64_t batch, int64_t depth, Generator& generator,
+                                   const Placement& placement) {
   // The script's ViT: nn.LayerNorm's eps 1e-5 (not timm's 1e-6), MLP 4 × 192 = 768, qkv with bias.
   auto model = models::vit({.image_size = 32,
                             .in_channels = 3,
@@ -219,7 +234,7 @@ std::unique_ptr<Workload> vit_tiny(const std::string& optimizer, int64_t batch, 
   return std::make_unique<ClassifierWorkload>(
       model, optimizer,
       OptimizerChoice{.sgd = {.lr = 0.05, .momentum = 0.9}, .adamw = {.lr = 1e-3, .weight_decay = 0.05}}, batch,
-      generator);
+      generator, placement);
 }
 
 // ddpm_unet: ε-prediction on x_t = √ᾱ_t·x0 + √(1 − ᾱ_t)·ε, the noise drawn inside the timed step.
@@ -227,8 +242,10 @@ class DiffusionWorkload : public Workload {
  public:
   static constexpr int64_t timesteps = 1000;
 
-  DiffusionWorkload(const std::string& optimizer, int64_t batch, Generator& generator)
-      : model_(models::ddpm_unet()), generator_(generator), batch_(batch) {
+  DiffusionWorkload(const std::string& optimizer, int64_t batch, Generator& generator, const Placement& placement)
+      : model_(models::ddpm_unet()), generator_(generator), batch_(batch), device_(placement.device),
+        autocast_(placement.autocast) {
+    model_->to(device_);
     model_->train();
     // Linear β schedule 1e-4 .. 0.02 and ᾱ_t = Π_{s ≤ t} (1 − β_s).
     std::vector<double> alpha_bar(timesteps);
@@ -238,26 +255,31 @@ class DiffusionWorkload : public Workload {
       product *= 1.0 - beta;
       alpha_bar[t] = product;
     }
-    alpha_bar_ = Tensor::from_vector(alpha_bar, {timesteps});
-    clean_ = add(mul(rand({batch, 1, 28, 28}, {}, &generator), 2.0), -1.0);  // U(−1, 1)
+    alpha_bar_ = Tensor::from_vector(alpha_bar, {timesteps}).to(device_);
+    clean_ = add(mul(rand({batch, 1, 28, 28}, {}, &generator), 2.0), -1.0).to(device_);  // U(−1, 1)
     const std::vector<Tensor> params = model_->parameters();
     optimizer_ = make_optimizer(optimizer, params,
                                 {.sgd = {.lr = 0.01, .momentum = 0.9}, .adamw = {.lr = 2e-4, .weight_decay = 0.0}});
     parameters = count_elements(params);
     const Tensor one_image = clean_.narrow(0, 0, 1);
-    const Tensor one_time = zeros({1}, {.dtype = DType::i64});
+    const Tensor one_time = zeros({1}, {.dtype = DType::i64, .device = device_});
     gflop_per_img = forward_gflop_per_image(*model_, [&] { (*model_)(one_image, one_time); });
     train_gflop_per_img = 3.0 * gflop_per_img;
   }
 
   double step() override {
-    const Tensor t = randint(0, timesteps, {batch_}, {.dtype = DType::i64}, &generator_);
+    // The timesteps are drawn on the host (as the script's torch.randint on the CPU generator) and sent over.
+    const Tensor t = randint(0, timesteps, {batch_}, {.dtype = DType::i64}, &generator_).to(device_);
     const Tensor noise = randn_like(clean_, &generator_);
     const Tensor alpha_bar_t = index_select(alpha_bar_, 0, t).view({batch_, 1, 1, 1});
     const Tensor noisy = add(mul(sqrt(alpha_bar_t), clean_), mul(sqrt(1.0 - alpha_bar_t), noise));
     optimizer_->zero_grad();
     reached(Phase::zero_grad);
-    Tensor loss = mse_loss((*model_)(noisy, t), noise);
+    Tensor loss;
+    {
+      Autocast autocast(autocast_);
+      loss = mse_loss((*model_)(noisy, t), noise);
+    }
     reached(Phase::forward);
     loss.backward();
     reached(Phase::backward);
@@ -271,6 +293,8 @@ class DiffusionWorkload : public Workload {
   std::shared_ptr<models::UNet> model_;
   Generator& generator_;
   int64_t batch_;
+  Device device_;
+  std::optional<DType> autocast_;
   std::unique_ptr<optim::Optimizer> optimizer_;
   Tensor alpha_bar_, clean_;
 };
@@ -283,11 +307,15 @@ class BYOLWorkload : public Workload {
  public:
   static constexpr double tau = 0.996;
 
-  BYOLWorkload(const std::string& optimizer, int64_t batch, Generator& generator) : batch_(batch) {
+  BYOLWorkload(const std::string& optimizer, int64_t batch, Generator& generator, const Placement& placement)
+      : batch_(batch), autocast_(placement.autocast) {
     online_ = make_online_network();
     predictor_ = make_mlp(256);
     // The target starts as a copy of online (the script's deepcopy) and is never trained.
     target_ = make_online_network();
+    online_->to(placement.device);
+    predictor_->to(placement.device);
+    target_->to(placement.device);
     target_->load_state_dict(online_->state_dict());
     target_parameters_ = target_->parameters();
     for (Tensor& p : target_parameters_) p.requires_grad_(false);
@@ -299,7 +327,8 @@ class BYOLWorkload : public Workload {
     target_->train();  // as the script: the target's BatchNorm uses batch statistics
 
     // Two views of `batch` images, concatenated into one 2B batch for both networks.
-    views_ = cat({randn({batch, 3, 32, 32}, {}, &generator), randn({batch, 3, 32, 32}, {}, &generator)}, 0);
+    views_ = cat({randn({batch, 3, 32, 32}, {}, &generator), randn({batch, 3, 32, 32}, {}, &generator)}, 0)
+                 .to(placement.device);
 
     std::vector<Tensor> params = online_parameters_;
     for (const Tensor& p : predictor_->parameters()) params.push_back(p);
@@ -326,9 +355,10 @@ class BYOLWorkload : public Workload {
   double step() override {
     optimizer_->zero_grad();
     reached(Phase::zero_grad);
-    const Tensor prediction = normalize((*predictor_)((*online_)(views_)), 2.0, 1);
-    Tensor projection;
+    Tensor prediction, projection;
     {
+      Autocast autocast(autocast_);
+      prediction = normalize((*predictor_)((*online_)(views_)), 2.0, 1);
       NoGrad no_grad;
       projection = normalize((*target_)(views_), 2.0, 1);
     }
@@ -367,6 +397,7 @@ class BYOLWorkload : public Workload {
   }
 
   int64_t batch_;
+  std::optional<DType> autocast_;
   std::shared_ptr<nn::Sequential> online_, target_;
   std::shared_ptr<nn::MLP> predictor_;
   std::vector<Tensor> online_parameters_, target_parameters_, online_buffers_, target_buffers_;
@@ -376,8 +407,8 @@ class BYOLWorkload : public Workload {
 
 // One more (untimed) step with the allocator read at each phase's end: what is held then, and the peak
 // within the phase. The first phase starts from the step's entry.
-std::vector<PhaseMemory> measure_memory_phases(Workload& workload) {
-  Allocator& allocator = allocator_for(Device::cpu());
+std::vector<PhaseMemory> measure_memory_phases(Workload& workload, Device device) {
+  Allocator& allocator = allocator_for(device);
   std::vector<PhaseMemory> phases;
   allocator.reset_peak();
   workload.probe = [&](Phase phase) {
@@ -425,6 +456,11 @@ BenchResult run_model_bench(const ModelBenchOptions& options) {
   VIREO_CHECK(optimizer == "sgd" || optimizer == "adamw", "bench: optimizer must be sgd or adamw, got '", optimizer,
               "'");
 
+  VIREO_CHECK(!options.autocast || options.device.is_cuda(), "bench: --autocast ", *options.autocast,
+              " needs --device cuda (the CPU kernels compute in f32)");
+  if (options.device.is_cuda()) cuda::require_cuda(options.device.index);
+  const Placement placement{options.device, options.autocast};
+
   omp_set_num_threads(options.threads);
   manual_seed(options.seed);
   Generator generator(options.seed);
@@ -436,17 +472,22 @@ BenchResult run_model_bench(const ModelBenchOptions& options) {
   result.steps = options.steps;
   result.warmup = options.warmup;
   result.threads = options.threads;
+  result.device = options.device.str();
+  if (options.autocast) result.autocast = std::string(name(*options.autocast));
+  if (options.device.is_cuda())
+    for (const cuda::DeviceInfo& info : cuda::cuda_devices())
+      if (info.index == options.device.index) result.gpu = info.name;
 
   std::unique_ptr<Workload> workload;
   if (options.model == "resnet18_cifar") {
-    workload = resnet18_cifar(optimizer, options.batch, generator);
+    workload = resnet18_cifar(optimizer, options.batch, generator, placement);
   } else if (options.model == "vit_tiny") {
     result.depth = options.depth.value_or(6);
-    workload = vit_tiny(optimizer, options.batch, *result.depth, generator);
+    workload = vit_tiny(optimizer, options.batch, *result.depth, generator, placement);
   } else if (options.model == "ddpm_unet") {
-    workload = std::make_unique<DiffusionWorkload>(optimizer, options.batch, generator);
+    workload = std::make_unique<DiffusionWorkload>(optimizer, options.batch, generator, placement);
   } else {
-    workload = std::make_unique<BYOLWorkload>(optimizer, options.batch, generator);
+    workload = std::make_unique<BYOLWorkload>(optimizer, options.batch, generator, placement);
   }
 
   const models::MemoryOptions& switches = options.memory_switches;
@@ -466,8 +507,8 @@ BenchResult run_model_bench(const ModelBenchOptions& options) {
   }
 
   for (int64_t i = 0; i < options.warmup; ++i) workload->step();
-  Allocator& allocator = allocator_for(Device::cpu());
-  if (options.memory_breakdown) result.memory_phases = measure_memory_phases(*workload);
+  Allocator& allocator = allocator_for(options.device);
+  if (options.memory_breakdown) result.memory_phases = measure_memory_phases(*workload, options.device);
   const size_t system_allocations_before = allocator.stats().system_allocations;
   for (int64_t i = 0; i < options.steps; ++i) {
     const auto start = Clock::now();
@@ -501,6 +542,9 @@ std::string BenchResult::to_json() const {
   j["optimizer"] = optimizer;
   j["batch"] = batch;
   j["threads"] = threads;
+  j["device"] = device;
+  if (gpu) j["gpu"] = *gpu;
+  if (autocast) j["autocast"] = *autocast;
   j["steps"] = steps;
   j["warmup"] = warmup;
   j["params_m"] = round_to(static_cast<double>(parameters) / 1e6, 3);

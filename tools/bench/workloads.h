@@ -56,6 +56,8 @@ struct ModelBenchOptions {
   uint64_t seed = 0;                     // parameters and synthetic data
   models::MemoryOptions memory_switches;  // applied to the trained modules (an error if one finds nothing)
   bool memory_breakdown = false;         // measure the allocator per phase of one extra untimed step
+  Device device = Device::cpu();         // cuda: the model, data and optimizer state on the GPU
+  std::optional<DType> autocast;         // bf16 | f16: the forward pass's products autocast (CUDA only)
 };
 
 // The allocator at the end of one phase of a step: bytes held by live tensors, and the peak within it.
@@ -71,6 +73,9 @@ struct BenchResult {
   std::string optimizer;  // as run: "sgd" or "adamw"
   int64_t batch = 0, steps = 0, warmup = 0;
   int threads = 0;
+  std::string device;                // "cpu" or "cuda:N"
+  std::optional<std::string> gpu;    // the GPU's name, on CUDA
+  std::optional<std::string> autocast;  // "bf16" when the forward pass autocast
   int64_t parameters = 0;            // trained parameters (BYOL: online network + predictor)
   std::vector<double> step_seconds;  // every timed step, in order
 

@@ -2,7 +2,7 @@
 //
 //   vireo bench --model resnet18_cifar|vit_tiny|ddpm_unet|byol_resnet18 [--batch 64] [--steps 20]
 //               [--warmup 3] [--threads 2] [--depth N (vit_tiny)] [--opt sgd|adamw] [--seed 0]
-//               [--approx-bp] [--ms-norm] [--checkpoint-blocks] [--memory]
+//               [--approx-bp] [--ms-norm] [--checkpoint-blocks] [--memory] [--device cuda [--autocast bf16]]
 //   vireo bench --gemm N [--threads 2]
 //
 // Each workload is exactly the matching script of ../shared/bench/pytorch (tools/bench/workloads.h says
@@ -14,6 +14,11 @@
 // memory.approx_bp / ms_norm / checkpoint: blocks); --memory adds "memory_phases": one extra untimed step
 // with the tensor memory held at the end of zero_grad, forward, backward and optimizer, and each phase's
 // peak (then "peak_tensor_mib" is the peak over the timed steps alone, the breakdown having reset it).
+//
+// --device cuda runs the step on the GPU (model, data and optimizer state there; "peak_tensor_mib" is then the
+// CUDA caching allocator's peak) and --autocast bf16 runs the forward pass's products in bf16, as
+// bench/pytorch_cuda's scripts do under torch.autocast. Each step's time ends with loss.item(), which waits
+// for the GPU.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -35,6 +40,8 @@ struct BenchArguments {
   CLI::Option* depth_flag = nullptr;
   CLI::Option* optimizer_flag = nullptr;
   bool checkpoint_blocks = false;
+  std::string device = "cpu";
+  std::string autocast;
 };
 
 int run_bench(BenchArguments& arguments) {
@@ -48,6 +55,9 @@ int run_bench(BenchArguments& arguments) {
   if (arguments.depth_flag->count()) options.depth = arguments.depth;
   if (arguments.optimizer_flag->count()) options.optimizer = arguments.optimizer;
   if (arguments.checkpoint_blocks) options.memory_switches.checkpoint = models::CheckpointGranularity::blocks;
+  options.device = Device::parse(arguments.device);
+  if (arguments.autocast == "bf16") options.autocast = DType::bf16;
+  if (arguments.autocast == "f16") options.autocast = DType::f16;
   std::printf("%s\n", bench::run_model_bench(options).to_json().c_str());
   return 0;
 }
@@ -76,6 +86,9 @@ Subcommand add_bench_command(CLI::App& vireo) {
   app->add_flag("--approx-bp", options.memory_switches.approx_bp, "ReGELU2/ReSiLU2 backward (memory.approx_bp)");
   app->add_flag("--ms-norm", options.memory_switches.ms_norm, "MS-LayerNorm before each Linear (memory.ms_norm)");
   app->add_flag("--checkpoint-blocks", arguments->checkpoint_blocks, "recompute each block in backward (memory.checkpoint)");
+  app->add_option("--device", arguments->device, "cpu, cuda or cuda:N")->capture_default_str();
+  app->add_option("--autocast", arguments->autocast, "bf16 or f16: the forward pass's products in 16 bits (CUDA)")
+      ->check(CLI::IsMember({"bf16", "f16"}));
   app->add_flag("--memory", options.memory_breakdown, "tensor memory per phase of one extra step");
   return {app, [arguments] { return run_bench(*arguments); }};
 }

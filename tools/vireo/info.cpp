@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/cuda/runtime.h"
 #include "tools/vireo/commands.h"
 #include "training/data/dataset.h"
 #include "training/data/idx.h"
@@ -64,8 +65,9 @@ int run_info() {
   for (const auto& feature : cpu_features()) features += (features.empty() ? "" : " ") + feature;
   std::printf("CPU features: %s\n", features.empty() ? "none of note" : features.c_str());
   std::printf("compiled for: %s\n", compiled_for());
-  // The CUDA backend is not part of this build: no device is used whatever the machine has.
-  std::printf("CUDA devices: none\n");
+  // The toolkit, driver, cuDNN and cuBLAS versions and each GPU — or why none is usable (no backend in this
+  // build, no driver, a driver older than the toolkit, no GPU).
+  for (const std::string& line : cuda::cuda_summary()) std::printf("CUDA: %s\n", line.c_str());
   const std::string root = data::resolve_data_root("", data::kFashionMnistRoot);
   const bool present = std::filesystem::exists(root + "/train-images-idx3-ubyte.gz") ||
                        std::filesystem::exists(root + "/train-images-idx3-ubyte");

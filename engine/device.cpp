@@ -28,8 +28,8 @@ namespace vireo::cuda {
 bool built_with_cuda() { return false; }
 std::vector<DeviceInfo> cuda_devices() { return {}; }
 std::vector<std::string> cuda_summary() { return {"CUDA: not built (no nvcc at /usr/local/cuda when this build was configured)"}; }
-void require_cuda(int) {
-  fail("CUDA is not usable: this build has no CUDA backend (nvcc was not found when it was configured; install the "
+void require_cuda(int index) {
+  fail("CUDA is not usable for cuda:", index, ": this build has no CUDA backend (nvcc was not found when it was configured; install the "
        "CUDA toolkit under /usr/local/cuda and configure again)");
 }
 void set_allow_tf32(bool) {}

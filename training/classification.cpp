@@ -17,7 +17,7 @@ AccuracyCount top1_accuracy(nn::Module& model, std::shared_ptr<const data::Datas
                           {.batch_size = batch_size, .shuffle = false, .drop_last = false, .workers = workers});
   AccuracyCount count;
   for (data::Batch& batch : loader.epoch(0)) {
-    const Tensor predicted = argmax(model(batch.views[0]), 1);
+    const Tensor predicted = argmax(model(batch.views[0].to(model.device())), 1).to(Device::cpu());
     count.correct += static_cast<int64_t>(sum(eq(predicted, batch.labels)).item());
     count.total += batch.size();
   }

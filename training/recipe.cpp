@@ -137,6 +137,20 @@ RunRecipe read_run(const ConfigSection& run, const std::string& default_run_name
   out.checkpoint_every = read_non_negative(run, "checkpoint_every", int64_t{0});
   out.resume = run.get("resume", false);
   out.stop_after_steps = read_non_negative(run, "stop_after_steps", int64_t{0});
+  const std::string device = run.get("device", std::string("cpu"));
+  try {
+    out.device = Device::parse(device);
+  } catch (const Error&) {
+    run.fail_at("device", "unknown device '" + device + "': expected cpu, cuda or cuda:N");
+  }
+  const std::string autocast = run.get("autocast", std::string("none"));
+  if (autocast == "bf16") out.autocast = DType::bf16;
+  else if (autocast == "f16")
+    run.fail_at("autocast", "f16 needs a dynamic loss scaler, which the trainer does not have; use bf16 (f32's "
+                            "exponent range, no scaling needed)");
+  else if (autocast != "none") run.fail_at("autocast", "unknown autocast '" + autocast + "': expected bf16 or none");
+  if (out.autocast && !out.device.is_cuda())
+    run.fail_at("autocast", "autocast " + autocast + " needs run.device: cuda (the CPU kernels compute in f32)");
   return out;
 }
 

@@ -24,9 +24,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/device.h"
+#include "engine/dtype.h"
 #include "models/memory.h"
 #include "models/registry.h"
 #include "training/config_tree.h"
@@ -46,6 +49,11 @@ struct RunRecipe {
   // Checkpoint and stop once this many steps are done, as a job whose time slot ends would; the run is
   // continued with resume. 0: run to the end.
   int64_t stop_after_steps = 0;
+  // Where the math runs: cpu, or cuda / cuda:N (the model, each batch and the optimizer state on that GPU;
+  // the loader and augmentations stay on the CPU). Start-up refuses a GPU that is not usable, saying why.
+  Device device = Device::cpu();
+  // bf16 | none: the forward pass's products in bf16 on the GPU (engine/autocast.h); cuda only.
+  std::optional<DType> autocast;
 };
 
 struct SyntheticRecipe {

@@ -9,7 +9,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "engine/autocast.h"
 #include "engine/autograd.h"
+#include "engine/cuda/runtime.h"
 #include "engine/error.h"
 #include "engine/ops/creation.h"
 #include "engine/optim/clip.h"
@@ -125,6 +127,11 @@ Trainer::Trainer(Recipe recipe, TrainerOptions options)
   } catch (const Error& error) {
     fail(recipe_.model.name_origin, ": ", error.what());
   }
+  // run.device: cuda — the model (and below its EMA) move to the GPU; every batch follows in train_step.
+  if (recipe_.run.device.is_cuda()) {
+    cuda::require_cuda(recipe_.run.device.index);
+    model_->to(recipe_.run.device);
+  }
   if (ranks > 1) {
     dist::synchronize_batch_norm(*model_, communicator_);
     dist::broadcast_module(*model_, communicator_);  // identical by construction, not by seeding alone
@@ -137,6 +144,7 @@ Trainer::Trainer(Recipe recipe, TrainerOptions options)
     std::shared_ptr<nn::Module> average = make_model(recipe_.model);
     generator.manual_seed(seed);
     generator.set_offset(offset);
+    average->to(recipe_.run.device);
     ema_ = std::make_unique<ModelEma>(*model_, average);
   }
   optimizer_ = make_optimizer(recipe_.optimizer, task_->trainable_parameters(*model_),
@@ -261,10 +269,15 @@ void Trainer::save(const Metrics& last_evaluation) {
   save_checkpoint(checkpoint_path(), checkpoint);
 }
 
-double Trainer::train_step(const data::Batch& batch) {
+double Trainer::train_step(const data::Batch& host_batch) {
   const int64_t samples_seen = position_.samples_seen;
   task_->begin_step(samples_seen);
-  Tensor loss = task_->loss(*model_, batch);
+  const data::Batch batch = data::to_device(host_batch, recipe_.run.device);
+  Tensor loss;
+  {
+    Autocast autocast(recipe_.run.autocast);
+    loss = task_->loss(*model_, batch);
+  }
   double value = loss.item();
   // With several ranks, this rank's loss is weighted by its share n_r/N of the global batch: the weighted
   // losses add up to the global batch's loss, and so do their gradients (collectives.h).

@@ -133,7 +133,7 @@ void require_cuda(int device_index) {
     return;
   }
   if (const std::string reason = unusable_reason(device_index); !reason.empty())
-    fail("CUDA is not usable: ", reason);
+    fail("CUDA is not usable for cuda:", device_index, ": ", reason);
   cudaDeviceProp properties{};
   VIREO_CUDA_CHECK(cudaGetDeviceProperties(&properties, device_index));
   const int capability = properties.major * 10 + properties.minor;

@@ -329,6 +329,12 @@ Module& Module::to(Device device) {
   return *this;
 }
 
+Device Module::device() const {
+  for (const Tensor& t : parameters()) return t.device();
+  for (const Tensor& t : buffers()) return t.device();
+  return Device::cpu();
+}
+
 Module& Module::to(DType dtype) {
   VIREO_CHECK(is_floating(dtype), type_name(), ".to: ", dtype, " is not a floating dtype");
   convert_tensors([&](const Tensor& t) { return is_floating(t.dtype()) && t.dtype() != dtype; },

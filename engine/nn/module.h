@@ -98,6 +98,9 @@ class Module : public std::enable_shared_from_this<Module> {
   // an error, nothing does.
   Module& to(Device device);
   Module& to(DType dtype);
+  // Where the module's tensors are: the device of its first parameter or buffer (cpu when it has none).
+  // Code that feeds a model data from the host moves the inputs here.
+  Device device() const;
 
   // ---- state ----
   // Parameters and persistent buffers under their dotted names, detached but sharing storage.

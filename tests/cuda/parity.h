@@ -53,8 +53,9 @@ inline void expect_close(const Tensor& cuda_result, const Tensor& cpu_result, To
   double worst = 0.0;
   int64_t worst_at = -1;
   for (size_t i = 0; i < got.size(); ++i) {
-    const bool both_nan = std::isnan(got[i]) && std::isnan(want[i]);
-    const double excess = both_nan ? 0.0 : std::abs(got[i] - want[i]) - (tol.atol + tol.rtol * std::abs(want[i]));
+    // Equal values (the same infinity included) and two NaNs agree.
+    const bool same = got[i] == want[i] || (std::isnan(got[i]) && std::isnan(want[i]));
+    const double excess = same ? 0.0 : std::abs(got[i] - want[i]) - (tol.atol + tol.rtol * std::abs(want[i]));
     if (excess > worst || std::isnan(excess)) {
       worst = std::isnan(excess) ? INFINITY : excess;
       worst_at = static_cast<int64_t>(i);

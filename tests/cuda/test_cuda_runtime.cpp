@@ -77,9 +77,9 @@ TEST_CASE("cuda runtime: vireo info's lines name the toolkit and cuDNN, and eith
 
 TEST_CASE("cuda runtime: without a usable GPU, a CUDA tensor is refused at allocation with the reason") {
   if (cuda_available()) return;  // the refusal is what this machine shows; a GPU machine runs the parity tests
-  CHECK_THROWS_WITH_AS(Tensor::empty({4}, {DType::f32, Device::cuda()}), doctest::Contains("CUDA is not usable: "),
+  CHECK_THROWS_WITH_AS(Tensor::empty({4}, {DType::f32, Device::cuda()}), doctest::Contains("CUDA is not usable for cuda:0: "),
                        Error);
-  CHECK_THROWS_WITH_AS(ones({2, 2}).to(Device::cuda()), doctest::Contains("CUDA is not usable: "), Error);
+  CHECK_THROWS_WITH_AS(ones({2, 2}).to(Device::cuda()), doctest::Contains("CUDA is not usable for cuda:0: "), Error);
 }
 
 // ---- on a GPU ----

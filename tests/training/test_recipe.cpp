@@ -276,3 +276,20 @@ TEST_CASE("recipe: the memory switches are read and applied to the model or name
       parse("model:\n  name: resnet18\n  width: 0.125\n  activation: silu\nmemory:\n  approx_bp: true\n").model);
   CHECK(dynamic_cast<nn::SiLU&>(silu_resnet->find("layer1.0.relu")).approx_backward);
 }
+
+TEST_CASE("recipe: run.device and run.autocast are read, and bad values name the key and line") {
+  const Recipe plain = parse(kMinimal);
+  CHECK(plain.run.device == Device::cpu());
+  CHECK_FALSE(plain.run.autocast.has_value());
+  const Recipe gpu = parse(kMinimal, {"run.device=cuda:1", "run.autocast=bf16"});
+  CHECK(gpu.run.device == Device::cuda(1));
+  CHECK(gpu.run.autocast == DType::bf16);
+  check_error([] { parse("model:\n  name: resnet18\nrun:\n  device: gpu\n"); },
+              {"recipe.yaml:4", "run.device", "unknown device 'gpu'", "cpu, cuda or cuda:N"});
+  check_error([] { parse("model:\n  name: resnet18\nrun:\n  autocast: bf16\n"); },
+              {"recipe.yaml:4", "run.autocast", "needs run.device: cuda"});
+  check_error([] { parse("model:\n  name: resnet18\nrun:\n  device: cuda\n  autocast: f16\n"); },
+              {"recipe.yaml:5", "run.autocast", "loss scaler", "use bf16"});
+  check_error([] { parse("model:\n  name: resnet18\nrun:\n  device: cuda\n  autocast: fp8\n"); },
+              {"recipe.yaml:5", "run.autocast", "unknown autocast 'fp8'"});
+}

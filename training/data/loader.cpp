@@ -5,6 +5,13 @@
 
 namespace vireo::data {
 
+Batch to_device(const Batch& batch, Device device) {
+  Batch out = batch;
+  for (Tensor& view : out.views) view = view.to(device);
+  if (out.labels.defined()) out.labels = out.labels.to(device);
+  return out;
+}
+
 Tensor Batch::parameter(int64_t view, std::string_view transform, std::string_view key) const {
   VIREO_CHECK(view >= 0 && view < static_cast<int64_t>(drawn.size()), "Batch::parameter: view ", view,
               " is out of range for ", drawn.size(), " views");

@@ -64,6 +64,10 @@ struct Batch {
   Tensor parameter(int64_t view, std::string_view transform, std::string_view key) const;
 };
 
+// The batch with its views and labels on `device` (the same batch when it is already there): the trainer
+// sends each batch the loader built on the host to the model's GPU.
+Batch to_device(const Batch& batch, Device device);
+
 struct LoaderPosition {
   int64_t epoch = 0, batch = 0;
   friend bool operator==(const LoaderPosition&, const LoaderPosition&) = default;

@@ -105,7 +105,8 @@ FeatureSet extract_features(nn::Module& model, data::DataLoader& loader, const F
   loader.seek({0, 0});
   for (int64_t b = 0; b < loader.batches_per_epoch(); ++b) {
     const data::Batch batch = loader.next();
-    features.push_back(reader.read(batch.views[static_cast<size_t>(options.view)]));
+    // The model may be on a GPU; the features come back to the host, where kNN and the probe run.
+    features.push_back(reader.read(batch.views[static_cast<size_t>(options.view)].to(model.device())).to(Device::cpu()));
     labels.push_back(batch.labels);
   }
   return concatenate(features, labels);

@@ -67,7 +67,7 @@ VIREO_HOST_DEVICE inline ReducePartial<A> reduce_combine(ReduceOp op, ReducePart
 inline int64_t reduce_chunk_length(int64_t base_blocks, int64_t reduced, int64_t min_chunk, int64_t target_blocks) {
   if (reduced <= min_chunk || base_blocks >= target_blocks) return reduced < 1 ? 1 : reduced;
   int64_t chunks = (target_blocks + base_blocks - 1) / base_blocks;
-  const int64_t most = (reduced + min_chunk - 1) / min_chunk;
+  const int64_t most = reduced / min_chunk;  // so that every chunk has at least min_chunk positions
   if (chunks > most) chunks = most;
   return (reduced + chunks - 1) / chunks;
 }

@@ -164,13 +164,13 @@ TEST_CASE("the shared unary math and its derivatives match the CPU kernels in f6
   }
 }
 
-TEST_CASE("the shared binary math (NaN rules of maximum/minimum, comparisons, i64 pow) matches the CPU exactly") {
+TEST_CASE("the shared binary math (NaN rules of maximum/minimum and comparisons and i64 pow) matches the CPU exactly") {
   check_binary_math<double>(DType::f64);
   check_binary_math<float>(DType::f32);
   check_binary_math<int64_t>(DType::i64);
 }
 
-TEST_CASE("the shared i64 unary maps are the CPU's neg and abs, and only those are defined") {
+TEST_CASE("the shared i64 unary maps are the CPU's neg and abs and only those are defined") {
   const Tensor x = Tensor::from_vector({-7, -1, 0, 1, 9}, {5}, {.dtype = DType::i64});
   for (UnaryOp op : {UnaryOp::neg, UnaryOp::abs}) {
     Tensor out = Tensor::empty({5}, {.dtype = DType::i64});
@@ -183,7 +183,7 @@ TEST_CASE("the shared i64 unary maps are the CPU's neg and abs, and only those a
   CHECK_FALSE(cuda::unary_defined_for_integers(UnaryOp::exp));
 }
 
-TEST_CASE("pad_source_index is kernels::pad_source in every mode, and reads nothing from an empty dimension") {
+TEST_CASE("pad_source_index is kernels::pad_source in every mode and reads nothing from an empty dimension") {
   for (PadMode mode : {PadMode::constant, PadMode::reflect, PadMode::replicate})
     for (int64_t extent = 1; extent <= 6; ++extent)
       for (int64_t before = mode == PadMode::constant ? -3 : 0; before <= (mode == PadMode::reflect ? extent - 1 : 4);
@@ -214,7 +214,7 @@ TEST_CASE("the shared Approx-BP codes and unpacking match the CPU's pack and unp
 
 // ---- GPU parity ----
 
-TEST_CASE("CUDA binary ops match the CPU: contiguous, transposed and broadcast operands, every dtype") {
+TEST_CASE("CUDA binary ops match the CPU on contiguous and transposed and broadcast operands in every dtype") {
   VIREO_REQUIRE_GPU();
   for (DType dtype : {DType::f32, DType::f64, DType::f16, DType::bf16, DType::i64}) {
     const bool integer = dtype == DType::i64;
@@ -301,7 +301,7 @@ TEST_CASE("CUDA where matches the CPU with broadcast condition and operands") {
   }
 }
 
-TEST_CASE("CUDA pad matches the CPU in every mode (constant with crops), and pad_fold matches its backward") {
+TEST_CASE("CUDA pad matches the CPU in every mode (constant with crops) and pad_fold matches its backward") {
   VIREO_REQUIRE_GPU();
   const Shape in_shape = {3, 4, 5};
   struct Case {
@@ -341,7 +341,7 @@ TEST_CASE("CUDA pad matches the CPU in every mode (constant with crops), and pad
   }
 }
 
-TEST_CASE("CUDA Approx-BP codes (pack, unpack) and backward match the CPU") {
+TEST_CASE("CUDA Approx-BP codes (pack and unpack) and backward match the CPU") {
   VIREO_REQUIRE_GPU();
   const std::array<double, 3> thresholds = {-1.0, 0.0, 1.0};
   const std::array<double, 4> slopes = {0.0, 0.1, 0.9, 1.0};

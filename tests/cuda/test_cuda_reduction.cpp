@@ -43,7 +43,7 @@ ReducePartial<A> fold_like_the_gpu(ReduceOp op, const std::vector<A>& x, int gro
 
 }  // namespace
 
-TEST_CASE("folding the reduction's partials in the GPU's order gives the CPU's max/min, first index and NaN") {
+TEST_CASE("folding the reduction's partials in the GPU's order gives the CPU's max/min with first index and NaN") {
   std::mt19937_64 rng(3);
   for (int trial = 0; trial < 400; ++trial) {
     const int64_t n = std::uniform_int_distribution<int64_t>(1, 300)(rng);
@@ -70,7 +70,7 @@ TEST_CASE("folding the reduction's partials in the GPU's order gives the CPU's m
   }
 }
 
-TEST_CASE("folded sums agree with the CPU's f64 sum, and i64 max/min keep the first index") {
+TEST_CASE("folded sums agree with the CPU's f64 sum and i64 max/min keep the first index") {
   std::mt19937_64 rng(4);
   std::uniform_real_distribution<double> uniform(-1, 1);
   std::vector<double> x(5000);
@@ -122,7 +122,7 @@ Pair tied_values(const Layout& l, DType dtype, uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("CUDA reduce matches the CPU: sums, max/min with first indices, rows, columns and split lines") {
+TEST_CASE("CUDA reduce matches the CPU: sums and max/min with first indices over rows and columns and split lines") {
   VIREO_REQUIRE_GPU();
   const std::vector<Layout> layouts = {
       {1, 1 << 20, 1},  // one long line: split into chunks
@@ -162,7 +162,7 @@ TEST_CASE("CUDA reduce matches the CPU: sums, max/min with first indices, rows, 
   }
 }
 
-TEST_CASE("CUDA max/min put a NaN first, as the CPU does, and an empty sum is zero") {
+TEST_CASE("CUDA max/min put a NaN first as the CPU does and an empty sum is zero") {
   VIREO_REQUIRE_GPU();
   std::vector<double> values(2 * 600, 1.0);
   values[17] = 5.0;
@@ -182,7 +182,7 @@ TEST_CASE("CUDA max/min put a NaN first, as the CPU does, and an empty sum is ze
   for (double v : sum.to_vector()) CHECK(v == 0.0);
 }
 
-TEST_CASE("CUDA cumsum matches the CPU forward and reverse: block-scanned rows, short rows and columns") {
+TEST_CASE("CUDA cumsum matches the CPU forward and reverse over block-scanned rows and short rows and columns") {
   VIREO_REQUIRE_GPU();
   const std::vector<Layout> layouts = {{3, 1000, 1}, {2, 256, 1}, {1, 4099, 1}, {40, 37, 1}, {2, 50, 6}, {3, 1, 4}};
   for (DType dtype : {DType::f32, DType::f64, DType::f16, DType::bf16, DType::i64}) {

@@ -59,7 +59,7 @@ std::vector<std::vector<double>> test_rows() {
 
 }  // namespace
 
-TEST_CASE("the online softmax state, merged as a tree, gives the CPU's softmax, log_softmax and special rows") {
+TEST_CASE("the online softmax state merged as a tree gives the CPU's softmax and log_softmax with special rows") {
   for (const auto& row : test_rows()) {
     const int64_t n = static_cast<int64_t>(row.size());
     const Tensor x = Tensor::from_vector(row, {1, n, 1}, {.dtype = DType::f64});
@@ -125,7 +125,7 @@ std::string describe_layout(const Layout& l, DType dtype) {
 
 }  // namespace
 
-TEST_CASE("CUDA softmax and log_softmax match the CPU forward and backward, rows and columns") {
+TEST_CASE("CUDA softmax and log_softmax match the CPU forward and backward over rows and columns") {
   VIREO_REQUIRE_GPU();
   for (DType dtype : floating_dtypes()) {
     for (const Layout& l : layouts()) {
@@ -151,7 +151,7 @@ TEST_CASE("CUDA softmax and log_softmax match the CPU forward and backward, rows
   }
 }
 
-TEST_CASE("CUDA cross-entropy matches the CPU forward and backward, with smoothing and ignored targets") {
+TEST_CASE("CUDA cross-entropy matches the CPU forward and backward with smoothing and ignored targets") {
   VIREO_REQUIRE_GPU();
   const int64_t ignore = -100;
   for (DType dtype : floating_dtypes()) {
@@ -190,7 +190,7 @@ TEST_CASE("CUDA cross-entropy matches the CPU forward and backward, with smoothi
   }
 }
 
-TEST_CASE("CUDA cross-entropy refuses a target out of range, naming it") {
+TEST_CASE("CUDA cross-entropy refuses a target out of range and names it") {
   VIREO_REQUIRE_GPU();
   Tensor logits = zeros({4, 5}, {.device = Device::cuda()});
   Tensor target = Tensor::from_vector({0, 7, 2, 1}, {4}, {.dtype = DType::i64, .device = Device::cuda()});

@@ -19,6 +19,7 @@ using kernels::UnaryParams;
 const char* name(BinaryOp op) {
   static constexpr const char* names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum",
                                           "eq",  "ne",  "lt",  "le",  "gt",  "ge"};
+  static_assert(sizeof(names) / sizeof(names[0]) == static_cast<size_t>(BinaryOp::ge) + 1);
   return names[static_cast<int>(op)];
 }
 
@@ -27,6 +28,7 @@ const char* name(UnaryOp op) {
       "neg",  "exp",  "log",       "sqrt", "rsqrt",   "abs",  "sign",     "square",     "erf",
       "relu", "gelu", "gelu_tanh", "silu", "sigmoid", "tanh", "softplus", "leaky_relu", "clamp",
       "add",  "mul",  "pow"};
+  static_assert(sizeof(names) / sizeof(names[0]) == static_cast<size_t>(UnaryOp::pow_scalar) + 1);
   return names[static_cast<int>(op)];
 }
 

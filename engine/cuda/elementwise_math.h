@@ -46,8 +46,7 @@ VIREO_HOST_DEVICE inline C binary_value(BinaryOp op, C x, C y) {
   return x;
 }
 
-// The constants of the GELU family, in C.
-template <class C>
+// The constants of the GELU family (converted to the compute type where used).
 struct GeluConstants {
   static constexpr double kInvSqrt2 = 0.70710678118654752440;
   static constexpr double kInvSqrt2Pi = 0.39894228040143267794;
@@ -63,7 +62,7 @@ VIREO_HOST_DEVICE inline C sigmoid_value(C v) {
 // f(v) for every floating UnaryOp; a and b are UnaryParams' scalars, already in C.
 template <class C>
 VIREO_HOST_DEVICE inline C unary_value(UnaryOp op, C v, C a, C b) {
-  using K = GeluConstants<C>;
+  using K = GeluConstants;
   switch (op) {
     case UnaryOp::neg: return -v;
     case UnaryOp::exp: return std::exp(v);
@@ -94,7 +93,7 @@ VIREO_HOST_DEVICE inline C unary_value(UnaryOp op, C v, C a, C b) {
 // f'(v) for every floating UnaryOp (the backward multiplies it by the output gradient).
 template <class C>
 VIREO_HOST_DEVICE inline C unary_derivative(UnaryOp op, C v, C a, C b) {
-  using K = GeluConstants<C>;
+  using K = GeluConstants;
   switch (op) {
     case UnaryOp::neg: return C(-1);
     case UnaryOp::exp: return std::exp(v);

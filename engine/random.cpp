@@ -3,23 +3,13 @@
 namespace vireo {
 
 std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> counter, std::array<uint32_t, 2> key) {
-  // Ten rounds of the Philox-4x32 bijection with the published multipliers and Weyl key increments.
-  constexpr uint32_t kMultiplier0 = 0xD2511F53, kMultiplier1 = 0xCD9E8D57;
-  constexpr uint32_t kWeyl0 = 0x9E3779B9, kWeyl1 = 0xBB67AE85;
-  for (int round = 0; round < 10; ++round) {
-    const uint64_t product0 = static_cast<uint64_t>(kMultiplier0) * counter[0];
-    const uint64_t product1 = static_cast<uint64_t>(kMultiplier1) * counter[2];
-    counter = {static_cast<uint32_t>(product1 >> 32) ^ counter[1] ^ key[0], static_cast<uint32_t>(product1),
-               static_cast<uint32_t>(product0 >> 32) ^ counter[3] ^ key[1], static_cast<uint32_t>(product0)};
-    key[0] += kWeyl0;
-    key[1] += kWeyl1;
-  }
-  return counter;
+  const PhiloxWords w = philox4x32_10({{counter[0], counter[1], counter[2], counter[3]}}, key[0], key[1]);
+  return {w.word[0], w.word[1], w.word[2], w.word[3]};
 }
 
 std::array<uint32_t, 4> Generator::block(uint64_t index) const {
-  return philox4x32({static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32), 0, 0},
-                    {static_cast<uint32_t>(seed_), static_cast<uint32_t>(seed_ >> 32)});
+  const PhiloxWords w = philox_block(seed_, index);
+  return {w.word[0], w.word[1], w.word[2], w.word[3]};
 }
 
 double Generator::uniform() {

@@ -6,9 +6,41 @@
 #include <array>
 #include <cstdint>
 
+#include "engine/host_device.h"
+
 namespace vireo {
 
-// One Philox-4x32-10 evaluation: 4 random 32-bit words from a 128-bit counter and a 64-bit key.
+// The four 32-bit words of one Philox evaluation, as a plain struct so the GPU kernels (engine/cuda) can
+// compute the same stream: std::array is not usable in device code.
+struct PhiloxWords {
+  uint32_t word[4];
+};
+
+// One Philox-4x32-10 evaluation: ten rounds of the Philox-4x32 bijection, with the published multipliers
+// and Weyl key increments, of a 128-bit counter under a 64-bit key.
+VIREO_HOST_DEVICE inline PhiloxWords philox4x32_10(PhiloxWords counter, uint32_t key0, uint32_t key1) {
+  constexpr uint32_t kMultiplier0 = 0xD2511F53, kMultiplier1 = 0xCD9E8D57;
+  constexpr uint32_t kWeyl0 = 0x9E3779B9, kWeyl1 = 0xBB67AE85;
+  uint32_t* c = counter.word;
+  for (int round = 0; round < 10; ++round) {
+    const uint64_t product0 = static_cast<uint64_t>(kMultiplier0) * c[0];
+    const uint64_t product1 = static_cast<uint64_t>(kMultiplier1) * c[2];
+    const PhiloxWords next = {{static_cast<uint32_t>(product1 >> 32) ^ c[1] ^ key0, static_cast<uint32_t>(product1),
+                               static_cast<uint32_t>(product0 >> 32) ^ c[3] ^ key1, static_cast<uint32_t>(product0)}};
+    counter = next;
+    key0 += kWeyl0;
+    key1 += kWeyl1;
+  }
+  return counter;
+}
+
+// Counter block `index` of the stream named by `seed`: what Generator::block returns, callable on the GPU.
+VIREO_HOST_DEVICE inline PhiloxWords philox_block(uint64_t seed, uint64_t index) {
+  return philox4x32_10({{static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32), 0, 0}},
+                       static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+}
+
+// The same evaluation with std::array (host code).
 std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> counter, std::array<uint32_t, 2> key);
 
 class Generator {
@@ -46,8 +78,8 @@ Generator& default_generator();
 void manual_seed(uint64_t seed);
 
 // Maps 32 random bits to a float/double in [0, 1).
-inline float uniform_float(uint32_t bits) { return static_cast<float>(bits >> 8) * (1.0f / 16777216.0f); }
-inline double uniform_double(uint32_t high, uint32_t low) {
+VIREO_HOST_DEVICE inline float uniform_float(uint32_t bits) { return static_cast<float>(bits >> 8) * (1.0f / 16777216.0f); }
+VIREO_HOST_DEVICE inline double uniform_double(uint32_t high, uint32_t low) {
   return static_cast<double>(((static_cast<uint64_t>(high) << 32) | low) >> 11) * (1.0 / 9007199254740992.0);
 }
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 
 #include "engine/cuda/common.h"
 
@@ -39,6 +40,27 @@ VIREO_HOST_DEVICE inline WelfordStats welford_merge(const WelfordStats& a, const
   merged.mean = a.mean + delta * weight_b;
   merged.m2 = a.m2 + b.m2 + delta * delta * a.count * weight_b;
   return merged;
+}
+
+// Threads per block of the statistics kernels. A batch-norm channel's N·M values are cut into chunks of at
+// least kMinChunk values, at most kMaxChunks of them (one block each).
+constexpr int kNormThreads = 256;
+constexpr int64_t kMinChunk = 4096;
+constexpr int64_t kMaxChunks = 64;
+VIREO_HOST_DEVICE inline int64_t chunks_for(int64_t count) {
+  const int64_t chunks = (count + kMinChunk - 1) / kMinChunk;
+  return chunks < 1 ? 1 : chunks > kMaxChunks ? kMaxChunks : chunks;
+}
+
+// Chunk k of `chunks` near-equal chunks of [0, count): the split the batch-norm kernels use for a channel's
+// values, a function of the count alone (so the merge order, and the result, are too).
+struct ChunkRange {
+  int64_t begin, end;
+};
+VIREO_HOST_DEVICE inline ChunkRange chunk_range(int64_t count, int64_t chunks, int64_t k) {
+  const int64_t size = (count + chunks - 1) / chunks;
+  const int64_t begin = k * size < count ? k * size : count, end = begin + size < count ? begin + size : count;
+  return {begin, end};
 }
 
 // 1/√(var + eps), in double as the CPU computes it.

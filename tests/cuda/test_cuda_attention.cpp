@@ -293,7 +293,7 @@ void run_attention_parity(DType dtype, const AttentionCase& c) {
 
 }  // namespace
 
-TEST_CASE("cuda attention parity: forward and backward against the CPU in f64, f32, f16 and bf16") {
+TEST_CASE("cuda attention parity: forward and backward against the CPU in f64 and f32 and f16 and bf16") {
   VIREO_REQUIRE_GPU();
   const AttentionCase cases[] = {
       {false, false, false, 37, 45, 24, 20},  // ragged tiles, L ≠ S

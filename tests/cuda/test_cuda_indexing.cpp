@@ -74,7 +74,7 @@ TEST_CASE("cuda axis lines: offsets of strided views along an axis equal the dir
   }
 }
 
-TEST_CASE("cuda axis lines: scatter_add one line per thread, in order, equals the CPU kernel") {
+TEST_CASE("cuda axis lines: scatter_add with one line per thread in order equals the CPU kernel") {
   for (int64_t dim = 0; dim < 3; ++dim) {
     CAPTURE(dim);
     const Shape index_shape{3, 4, 5};
@@ -181,7 +181,7 @@ TEST_CASE("cuda indexing parity: gather and scatter_add along every axis of stri
                  "scatter_add: index 3 is out of range for dimension 0 of extent 3");
 }
 
-TEST_CASE("cuda indexing parity: one_hot, and a label out of range") {
+TEST_CASE("cuda indexing parity: one_hot and a label out of range") {
   VIREO_REQUIRE_GPU();
   const Tensor labels = random_index({37}, 10, 90);
   for (DType dtype : {DType::f32, DType::f64, DType::i64}) {

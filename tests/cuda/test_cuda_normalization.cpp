@@ -237,7 +237,7 @@ void group_norm_parity(DType dtype, int64_t n, int64_t channels, int64_t spatial
 
 }  // namespace
 
-TEST_CASE("cuda normalization parity: batch norm forward and backward, training and evaluation") {
+TEST_CASE("cuda normalization parity: batch norm forward and backward in training and evaluation") {
   VIREO_REQUIRE_GPU();
   for (DType dtype : {DType::f64, DType::f32})
     for (bool training : {true, false}) {
@@ -247,7 +247,7 @@ TEST_CASE("cuda normalization parity: batch norm forward and backward, training 
     }
 }
 
-TEST_CASE("cuda normalization parity: layer norm forward and backward in f64, f32, f16 and bf16") {
+TEST_CASE("cuda normalization parity: layer norm forward and backward in f64 and f32 and f16 and bf16") {
   VIREO_REQUIRE_GPU();
   for (DType dtype : {DType::f64, DType::f32, DType::f16, DType::bf16}) {
     layer_norm_parity(dtype, 67, 192, true);
@@ -280,7 +280,7 @@ TEST_CASE("cuda normalization parity: dropout turns the same draws into the same
   }
 }
 
-TEST_CASE("cuda normalization parity: embedding lookup, its gradient with repeated indices, and a bad index") {
+TEST_CASE("cuda normalization parity: embedding lookup and its gradient with repeated indices and a bad index") {
   VIREO_REQUIRE_GPU();
   const int64_t num = 50, dim = 37, count = 300;
   std::vector<double> index_values(count);

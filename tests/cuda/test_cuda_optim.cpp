@@ -133,7 +133,7 @@ std::vector<LarsUpdate> lars_cases() {
 
 }  // namespace
 
-TEST_CASE("cuda optim math: the per-element SGD, Adam and LARS updates equal the CPU optimizer kernels") {
+TEST_CASE("cuda optim math: the per-element SGD and Adam and LARS updates equal the CPU optimizer kernels") {
   for (const SgdUpdate& u : sgd_cases()) {
     check_sgd<double>(DType::f64, u);
     check_sgd<float>(DType::f32, u);
@@ -174,7 +174,7 @@ TEST_CASE("cuda optim math: norm terms and the NaN-propagating maximum match the
 
 // ---- GPU parity ----
 
-TEST_CASE("cuda optim parity: SGD, Adam and LARS steps against the CPU") {
+TEST_CASE("cuda optim parity: SGD and Adam and LARS steps against the CPU") {
   VIREO_REQUIRE_GPU();
   const int64_t n = 100003;  // not a multiple of any block size
   for (DType dtype : {DType::f64, DType::f32}) {
@@ -211,7 +211,7 @@ TEST_CASE("cuda optim parity: SGD, Adam and LARS steps against the CPU") {
   }
 }
 
-TEST_CASE("cuda optim parity: norm power sums, the infinity norm with NaN, and scaling in place") {
+TEST_CASE("cuda optim parity: norm power sums and the infinity norm with NaN and scaling in place") {
   VIREO_REQUIRE_GPU();
   for (DType dtype : {DType::f64, DType::f32})
     for (int64_t n : {int64_t{1}, int64_t{1000}, int64_t{5000001}}) {

@@ -86,7 +86,7 @@ void check_against_cpu(DType dtype) {
 
 }  // namespace
 
-TEST_CASE("cuda sort keys: unsigned key order is the value order, NaN largest, -0 equal to +0") {
+TEST_CASE("cuda sort keys: unsigned key order is the value order with NaN largest and -0 equal to +0") {
   for (size_t a = 0; a + 1 < kOrdered.size(); ++a) {
     CAPTURE(kOrdered[a]);
     const bool tie = kOrdered[a] == 0.0 && kOrdered[a + 1] == 0.0;
@@ -111,7 +111,7 @@ TEST_CASE("cuda sort keys: unsigned key order is the value order, NaN largest, -
   }
 }
 
-TEST_CASE("cuda sort keys: a stable sort of (key, index) pairs reproduces the CPU sort and topk") {
+TEST_CASE("cuda sort keys: a stable sort of key and index pairs reproduces the CPU sort and topk") {
   check_against_cpu<float>(DType::f32);
   check_against_cpu<double>(DType::f64);
   check_against_cpu<int64_t>(DType::i64);
@@ -119,7 +119,7 @@ TEST_CASE("cuda sort keys: a stable sort of (key, index) pairs reproduces the CP
 
 // ---- GPU parity ----
 
-TEST_CASE("cuda sort parity: sort and topk against the CPU, with ties, NaNs and inner strides") {
+TEST_CASE("cuda sort parity: sort and topk against the CPU with ties and NaNs and inner strides") {
   VIREO_REQUIRE_GPU();
   struct Layout {
     int64_t outer, extent, inner;

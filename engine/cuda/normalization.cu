@@ -28,8 +28,10 @@ namespace vireo::cuda {
 namespace {
 
 constexpr int kNormWarps = kNormThreads / kWarpSize;
-// Layer-norm parameter gradients: rows are summed in blocks of kRowsPerBlock, then the blocks in order.
+// Layer-norm parameter gradients: rows are summed in blocks of at least kRowsPerBlock (more when there
+// would be more blocks than a grid's y extent allows), then the blocks in order.
 constexpr int64_t kRowsPerBlock = 32;
+constexpr int64_t kMaxRowBlocks = 65535;
 
 template <class T>
 const T* optional(const Tensor& t) {
@@ -304,12 +306,12 @@ __global__ void layer_norm_grad_input_rows(const T* __restrict__ x, const T* __r
 template <class T>
 __global__ void layer_norm_param_partials(const T* __restrict__ x, const T* __restrict__ dy,
                                           const T* __restrict__ mean, const T* __restrict__ rstd, int64_t rows,
-                                          int64_t width, double* __restrict__ partial) {
+                                          int64_t width, int64_t rows_per_block, double* __restrict__ partial) {
   const int64_t column = blockIdx.x * int64_t{blockDim.x} + threadIdx.x, block = blockIdx.y;
   if (column >= width) return;
   double w = 0.0, b = 0.0;
-  const int64_t end = (block + 1) * kRowsPerBlock < rows ? (block + 1) * kRowsPerBlock : rows;
-  for (int64_t r = block * kRowsPerBlock; r < end; ++r) {
+  const int64_t end = (block + 1) * rows_per_block < rows ? (block + 1) * rows_per_block : rows;
+  for (int64_t r = block * rows_per_block; r < end; ++r) {
     const double g = static_cast<double>(load(dy[r * width + column]));
     w += g * (static_cast<double>(load(x[r * width + column])) - static_cast<double>(load(mean[r]))) *
          static_cast<double>(load(rstd[r]));
@@ -346,12 +348,14 @@ void layer_norm_backward(const Tensor& x, const Tensor& grad_out, const Tensor& 
       VIREO_CUDA_CHECK_LAUNCH();
     }
     if ((!grad_weight.defined() && !grad_bias.defined()) || width == 0) return;
-    const int64_t blocks = (rows + kRowsPerBlock - 1) / kRowsPerBlock;
+    const int64_t rows_per_block = std::max(kRowsPerBlock, (rows + kMaxRowBlocks - 1) / kMaxRowBlocks);
+    const int64_t blocks = (rows + rows_per_block - 1) / rows_per_block;
     DeviceBuffer partial(sizeof(double) * 2 * width * std::max<int64_t>(blocks, 1));
     if (blocks > 0) {
       const dim3 grid(static_cast<unsigned>((width + kThreads - 1) / kThreads), static_cast<unsigned>(blocks));
       layer_norm_param_partials<T><<<grid, kThreads, 0, stream()>>>(input<T>(x), input<T>(grad_out), input<T>(mean),
-                                                                  input<T>(rstd), rows, width, partial.as<double>());
+                                                                  input<T>(rstd), rows, width, rows_per_block,
+                                                                  partial.as<double>());
       VIREO_CUDA_CHECK_LAUNCH();
     }
     sum_param_partials<T><<<blocks_for(width), kThreads, 0, stream()>>>(partial.as<double>(), blocks, width,

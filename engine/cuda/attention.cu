@@ -1,0 +1,486 @@
+// CUDA scaled dot-product attention, flash style (Dao et al. 2022): a thread block owns one tile of query
+// rows of one batch·head, streams the keys and values through shared memory one tile at a time, and keeps
+// an online softmax per row (engine/cuda/attention_tiles.h explains it), so the L×S score matrix never
+// exists; only the output and the per-row log-sum-exp are written.
+//
+// Backward recomputes each tile of probabilities from the saved log-sum-exp, in two kernels that need no
+// atomics (so the gradients are deterministic):
+//   by key tile:    dV_j = Σ_i Pᵀ·dO_i,       dK_j = scale·Σ_i dSᵀ·Q_i      (loop over query tiles)
+//   by query tile:  dQ_i = scale·Σ_j dS·K_j                                (loop over key tiles)
+// with dS = P ⊙ (dO·Vᵀ − D) and D_i = Σ_e dO_ie·O_ie computed once beforehand. Each recomputes P, which
+// costs a second pass over the scores and saves a global accumulation.
+//
+// Precision: everything is computed in Compute<T> (f32 for f16/bf16, f64 for f64); the tiles are converted
+// when they are loaded. The products are plain FMAs on the CUDA cores, not tensor cores: this kernel is
+// written for parity with the CPU first.
+//
+// Tiles are square (`tile` rows × `tile` keys), chosen per call as the largest of 32, 16, 8… whose shared
+// memory fits the device, so any head dimension the shared memory can hold works.
+#include <algorithm>
+
+#include "engine/cuda/attention_tiles.h"
+#include "engine/cuda/common.h"
+#include "engine/cuda/device_types.cuh"
+#include "engine/cuda/reduce.cuh"
+#include "engine/kernels/attention.h"
+
+namespace vireo::cuda {
+namespace {
+
+constexpr int kAttentionThreads = 128;
+constexpr int kAttentionWarps = kAttentionThreads / kWarpSize;
+constexpr int kLargestTile = 32;
+
+// Everything but the data pointers: the shape, the operands' row strides, and the offsets of each batch·head
+// in q, k, v and the mask (operands 0–3 of batch_offsets).
+struct AttentionGeometry {
+  int64_t batch = 0, length = 0, keys = 0, embed = 0, value_embed = 0;
+  int64_t q_ld = 0, k_ld = 0, v_ld = 0, mask_row_stride = 0, mask_column_stride = 0;
+  OffsetCalculator<4> batch_offsets;
+  double scale = 1.0;
+  bool causal = false;
+  int tile = 1;
+
+  VIREO_HOST_DEVICE AttentionTiling tiling() const { return AttentionTiling{length, keys, tile, causal}; }
+};
+
+// Shared memory carving: consecutive arrays of Acc.
+template <class Acc>
+struct SharedCursor {
+  Acc* next;
+  __device__ Acc* take(int64_t count) {
+    Acc* taken = next;
+    next += count;
+    return taken;
+  }
+};
+
+template <class Acc>
+__device__ SharedCursor<Acc> shared_cursor() {
+  extern __shared__ double attention_shared[];  // double: aligned for every Acc
+  return SharedCursor<Acc>{reinterpret_cast<Acc*>(attention_shared)};
+}
+
+// Copies `rows` rows (of `tile`) of width `width` from a row-major operand with leading dimension `ld` into
+// shared memory with row pitch `pitch`, converting to Acc; rows beyond `rows` become 0.
+template <class T, class Acc>
+__device__ void load_tile(Acc* dst, int64_t pitch, const T* src, int64_t ld, int64_t rows, int tile, int64_t width) {
+  for (int64_t idx = threadIdx.x; idx < tile * width; idx += blockDim.x) {
+    const int64_t r = idx / width, e = idx % width;
+    dst[r * pitch + e] = r < rows ? load(src[r * ld + e]) : Acc(0);
+  }
+}
+
+// The score of query row r (of the tile at i0) against key c (of the tile at j0), from the shared tiles.
+template <class T, class Acc>
+__device__ Acc tile_score(const AttentionGeometry& g, const Acc* sQ, const Acc* sK, int64_t k_pitch, const T* mask,
+                          int64_t i0, int64_t r, int64_t j0, int64_t c) {
+  Acc dot = 0;
+  for (int64_t e = 0; e < g.embed; ++e) dot += sQ[r * g.embed + e] * sK[c * k_pitch + e];
+  const int64_t i = i0 + r, j = j0 + c;
+  const Acc mask_value = mask ? load(mask[i * g.mask_row_stride + j * g.mask_column_stride]) : Acc(0);
+  return attention_score<Acc>(dot, static_cast<Acc>(g.scale), mask_value, g.causal, i, j);
+}
+
+template <class T>
+__global__ void __launch_bounds__(kAttentionThreads)
+    attention_forward_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
+                             const T* __restrict__ mask, T* __restrict__ out, T* __restrict__ logsumexp,
+                             AttentionGeometry g) {
+  using Acc = Compute<T>;
+  const AttentionTiling tiling = g.tiling();
+  const int tile = g.tile;
+  const int64_t query_tiles = tiling.query_tiles();
+  const int64_t b = blockIdx.x / query_tiles, qt = blockIdx.x % query_tiles;
+  const int64_t i0 = qt * tile, rows = tiling.rows_in_query_tile(qt);
+  const int64_t E = g.embed, Ev = g.value_embed, k_pitch = key_pitch(E);
+  int64_t offsets[4];
+  g.batch_offsets.offsets(b, offsets);
+  const T* qb = q + offsets[0];
+  const T* kb = k + offsets[1];
+  const T* vb = v + offsets[2];
+  const T* mb = mask ? mask + offsets[3] : nullptr;
+
+  SharedCursor<Acc> cursor = shared_cursor<Acc>();
+  Acc* sQ = cursor.take(tile * E);
+  Acc* sK = cursor.take(tile * k_pitch);
+  Acc* sV = cursor.take(tile * Ev);
+  Acc* sS = cursor.take(tile * tile);
+  Acc* sAcc = cursor.take(tile * Ev);
+  Acc* sRowMax = cursor.take(tile);
+  Acc* sRowSum = cursor.take(tile);
+  Acc* sCorrection = cursor.take(tile);
+
+  load_tile(sQ, E, qb + i0 * g.q_ld, g.q_ld, rows, tile, E);
+  for (int64_t idx = threadIdx.x; idx < tile * Ev; idx += blockDim.x) sAcc[idx] = 0;
+  for (int r = threadIdx.x; r < tile; r += blockDim.x) {
+    const OnlineSoftmaxRow<Acc> fresh;
+    sRowMax[r] = fresh.max;
+    sRowSum[r] = fresh.sum;
+  }
+  __syncthreads();
+
+  const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
+  const int64_t key_end = tiling.key_end(qt);
+  for (int64_t j0 = 0; j0 < key_end; j0 += tile) {
+    const int64_t cols = key_end - j0 < tile ? key_end - j0 : tile;
+    load_tile(sK, k_pitch, kb + j0 * g.k_ld, g.k_ld, cols, tile, E);
+    load_tile(sV, Ev, vb + j0 * g.v_ld, g.v_ld, cols, tile, Ev);
+    __syncthreads();
+
+    for (int64_t idx = threadIdx.x; idx < tile * tile; idx += blockDim.x) {
+      const int64_t r = idx / tile, c = idx % tile;
+      sS[idx] = r < rows && c < cols ? tile_score(g, sQ, sK, k_pitch, mb, i0, r, j0, c) : minus_infinity<Acc>();
+    }
+    __syncthreads();
+
+    // One warp per row: the tile's maximum, the rescaling, the probabilities and their sum.
+    for (int64_t r = warp; r < rows; r += kAttentionWarps) {
+      Acc* row = sS + r * tile;
+      Acc tile_max = minus_infinity<Acc>();
+      for (int c = lane; c < tile; c += kWarpSize) tile_max = row[c] > tile_max ? row[c] : tile_max;
+      tile_max = warp_max(tile_max);
+      OnlineSoftmaxRow<Acc> state{sRowMax[r], sRowSum[r]};
+      const Acc correction = state.begin_tile(tile_max);
+      Acc tile_sum = 0;
+      for (int c = lane; c < tile; c += kWarpSize) {
+        const Acc p = c < cols ? state.probability(row[c]) : Acc(0);
+        row[c] = p;
+        tile_sum += p;
+      }
+      tile_sum = warp_sum(tile_sum);  // also orders every lane's reads of sRowMax before lane 0's write
+      state.end_tile(tile_sum);
+      if (lane == 0) {
+        sRowMax[r] = state.max;
+        sRowSum[r] = state.sum;
+        sCorrection[r] = correction;
+      }
+    }
+    __syncthreads();
+
+    for (int64_t idx = threadIdx.x; idx < rows * Ev; idx += blockDim.x) {
+      const int64_t r = idx / Ev, e = idx % Ev;
+      Acc a = sAcc[idx] * sCorrection[r];
+      const Acc* p = sS + r * tile;
+      for (int64_t c = 0; c < cols; ++c) a += p[c] * sV[c * Ev + e];
+      sAcc[idx] = a;
+    }
+    __syncthreads();
+  }
+
+  const int64_t row0 = b * g.length + i0;
+  for (int64_t idx = threadIdx.x; idx < rows * Ev; idx += blockDim.x) {
+    const int64_t r = idx / Ev;
+    const OnlineSoftmaxRow<Acc> state{sRowMax[r], sRowSum[r]};
+    out[row0 * Ev + idx] = store<T>(sAcc[idx] * state.output_scale());
+  }
+  for (int64_t r = threadIdx.x; r < rows; r += blockDim.x) {
+    const OnlineSoftmaxRow<Acc> state{sRowMax[r], sRowSum[r]};
+    logsumexp[row0 + r] = store<T>(state.log_sum_exp());
+  }
+}
+
+// D_i = Σ_e dO_ie·O_ie, one warp per row.
+template <class T>
+__global__ void attention_delta_kernel(const T* __restrict__ out, const T* __restrict__ grad_out,
+                                       Compute<T>* __restrict__ delta, int64_t rows, int64_t value_embed) {
+  using Acc = Compute<T>;
+  const int lane = threadIdx.x % kWarpSize;
+  const int64_t warps = grid_threads() / kWarpSize;
+  for (int64_t row = global_thread() / kWarpSize; row < rows; row += warps) {
+    Acc d = 0;
+    for (int64_t e = lane; e < value_embed; e += kWarpSize)
+      d += load(grad_out[row * value_embed + e]) * load(out[row * value_embed + e]);
+    d = warp_sum(d);
+    if (lane == 0) delta[row] = d;
+  }
+}
+
+// P and dS of query rows [i0, i0 + rows) against keys [j0, j0 + cols), into sP (optional) and sdS.
+template <class T, class Acc>
+__device__ void recompute_tile(const AttentionGeometry& g, const T* mb, const Acc* sQ, const Acc* sK, int64_t k_pitch,
+                               const Acc* sV, const Acc* sdO, const Acc* sLse, const Acc* sDelta, int64_t i0,
+                               int64_t rows, int64_t j0, int64_t cols, Acc* sP, Acc* sdS) {
+  const int tile = g.tile;
+  const int64_t Ev = g.value_embed;
+  for (int64_t idx = threadIdx.x; idx < tile * tile; idx += blockDim.x) {
+    const int64_t r = idx / tile, c = idx % tile;
+    Acc p = 0, ds = 0;
+    if (r < rows && c < cols) {
+      p = recomputed_probability(tile_score(g, sQ, sK, k_pitch, mb, i0, r, j0, c), sLse[r]);
+      Acc dp = 0;
+      for (int64_t e = 0; e < Ev; ++e) dp += sdO[r * Ev + e] * sV[c * Ev + e];
+      ds = score_gradient(p, dp, sDelta[r]);
+    }
+    if (sP) sP[idx] = p;
+    sdS[idx] = ds;
+  }
+}
+
+// The saved log-sum-exp and D of query rows [i0, i0 + rows) (0 beyond).
+template <class T, class Acc>
+__device__ void load_row_values(Acc* sLse, Acc* sDelta, const T* logsumexp, const Acc* delta, int64_t row0,
+                                int64_t rows, int tile) {
+  for (int64_t r = threadIdx.x; r < tile; r += blockDim.x) {
+    sLse[r] = r < rows ? load(logsumexp[row0 + r]) : Acc(0);
+    sDelta[r] = r < rows ? delta[row0 + r] : Acc(0);
+  }
+}
+
+// One block per (batch·head, key tile): dK and dV of those keys, over every query tile that sees them.
+template <class T>
+__global__ void __launch_bounds__(kAttentionThreads)
+    attention_backward_kv_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
+                                 const T* __restrict__ mask, const T* __restrict__ logsumexp,
+                                 const Compute<T>* __restrict__ delta, const T* __restrict__ grad_out,
+                                 T* __restrict__ grad_k, T* __restrict__ grad_v, AttentionGeometry g) {
+  using Acc = Compute<T>;
+  const AttentionTiling tiling = g.tiling();
+  const int tile = g.tile;
+  const int64_t key_tiles = tiling.key_tiles();
+  const int64_t b = blockIdx.x / key_tiles, kt = blockIdx.x % key_tiles;
+  const int64_t j0 = kt * tile, cols = tiling.rows_in_key_tile(kt);
+  const int64_t E = g.embed, Ev = g.value_embed, k_pitch = key_pitch(E);
+  int64_t offsets[4];
+  g.batch_offsets.offsets(b, offsets);
+  const T* qb = q + offsets[0];
+  const T* mb = mask ? mask + offsets[3] : nullptr;
+
+  SharedCursor<Acc> cursor = shared_cursor<Acc>();
+  Acc* sK = cursor.take(tile * k_pitch);
+  Acc* sV = cursor.take(tile * Ev);
+  Acc* sdK = cursor.take(tile * E);
+  Acc* sdV = cursor.take(tile * Ev);
+  Acc* sQ = cursor.take(tile * E);
+  Acc* sdO = cursor.take(tile * Ev);
+  Acc* sP = cursor.take(tile * tile);
+  Acc* sdS = cursor.take(tile * tile);
+  Acc* sLse = cursor.take(tile);
+  Acc* sDelta = cursor.take(tile);
+
+  load_tile(sK, k_pitch, k + offsets[1] + j0 * g.k_ld, g.k_ld, cols, tile, E);
+  load_tile(sV, Ev, v + offsets[2] + j0 * g.v_ld, g.v_ld, cols, tile, Ev);
+  for (int64_t idx = threadIdx.x; idx < tile * E; idx += blockDim.x) sdK[idx] = 0;
+  for (int64_t idx = threadIdx.x; idx < tile * Ev; idx += blockDim.x) sdV[idx] = 0;
+
+  for (int64_t qt = tiling.first_query_tile(kt); qt < tiling.query_tiles(); ++qt) {
+    const int64_t i0 = qt * tile, rows = tiling.rows_in_query_tile(qt), row0 = b * g.length + i0;
+    __syncthreads();  // the previous tile's sums are done with sQ, sdO, sP and sdS
+    load_tile(sQ, E, qb + i0 * g.q_ld, g.q_ld, rows, tile, E);
+    load_tile(sdO, Ev, grad_out + row0 * Ev, Ev, rows, tile, Ev);
+    load_row_values(sLse, sDelta, logsumexp, delta, row0, rows, tile);
+    __syncthreads();
+    recompute_tile(g, mb, sQ, sK, k_pitch, sV, sdO, sLse, sDelta, i0, rows, j0, cols, sP, sdS);
+    __syncthreads();
+    for (int64_t idx = threadIdx.x; idx < cols * Ev; idx += blockDim.x) {
+      const int64_t c = idx / Ev, e = idx % Ev;
+      Acc sum = 0;
+      for (int64_t r = 0; r < rows; ++r) sum += sP[r * tile + c] * sdO[r * Ev + e];
+      sdV[idx] += sum;
+    }
+    for (int64_t idx = threadIdx.x; idx < cols * E; idx += blockDim.x) {
+      const int64_t c = idx / E, e = idx % E;
+      Acc sum = 0;
+      for (int64_t r = 0; r < rows; ++r) sum += sdS[r * tile + c] * sQ[r * E + e];
+      sdK[idx] += sum;
+    }
+  }
+  __syncthreads();
+  const int64_t key0 = b * g.keys + j0;
+  const Acc scale = static_cast<Acc>(g.scale);
+  for (int64_t idx = threadIdx.x; idx < cols * E; idx += blockDim.x) grad_k[key0 * E + idx] = store<T>(scale * sdK[idx]);
+  for (int64_t idx = threadIdx.x; idx < cols * Ev; idx += blockDim.x) grad_v[key0 * Ev + idx] = store<T>(sdV[idx]);
+}
+
+// One block per (batch·head, query tile): dQ of those rows, over every key tile they see.
+template <class T>
+__global__ void __launch_bounds__(kAttentionThreads)
+    attention_backward_q_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
+                                const T* __restrict__ mask, const T* __restrict__ logsumexp,
+                                const Compute<T>* __restrict__ delta, const T* __restrict__ grad_out,
+                                T* __restrict__ grad_q, AttentionGeometry g) {
+  using Acc = Compute<T>;
+  const AttentionTiling tiling = g.tiling();
+  const int tile = g.tile;
+  const int64_t query_tiles = tiling.query_tiles();
+  const int64_t b = blockIdx.x / query_tiles, qt = blockIdx.x % query_tiles;
+  const int64_t i0 = qt * tile, rows = tiling.rows_in_query_tile(qt), row0 = b * g.length + i0;
+  const int64_t E = g.embed, Ev = g.value_embed, k_pitch = key_pitch(E);
+  int64_t offsets[4];
+  g.batch_offsets.offsets(b, offsets);
+  const T* kb = k + offsets[1];
+  const T* vb = v + offsets[2];
+  const T* mb = mask ? mask + offsets[3] : nullptr;
+
+  SharedCursor<Acc> cursor = shared_cursor<Acc>();
+  Acc* sQ = cursor.take(tile * E);
+  Acc* sdO = cursor.take(tile * Ev);
+  Acc* sdQ = cursor.take(tile * E);
+  Acc* sK = cursor.take(tile * k_pitch);
+  Acc* sV = cursor.take(tile * Ev);
+  Acc* sdS = cursor.take(tile * tile);
+  Acc* sLse = cursor.take(tile);
+  Acc* sDelta = cursor.take(tile);
+
+  load_tile(sQ, E, q + offsets[0] + i0 * g.q_ld, g.q_ld, rows, tile, E);
+  load_tile(sdO, Ev, grad_out + row0 * Ev, Ev, rows, tile, Ev);
+  load_row_values(sLse, sDelta, logsumexp, delta, row0, rows, tile);
+  for (int64_t idx = threadIdx.x; idx < tile * E; idx += blockDim.x) sdQ[idx] = 0;
+
+  const int64_t key_end = tiling.key_end(qt);
+  for (int64_t j0 = 0; j0 < key_end; j0 += tile) {
+    const int64_t cols = key_end - j0 < tile ? key_end - j0 : tile;
+    __syncthreads();  // the previous tile's sums are done with sK and sdS
+    load_tile(sK, k_pitch, kb + j0 * g.k_ld, g.k_ld, cols, tile, E);
+    load_tile(sV, Ev, vb + j0 * g.v_ld, g.v_ld, cols, tile, Ev);
+    __syncthreads();
+    recompute_tile<T, Acc>(g, mb, sQ, sK, k_pitch, sV, sdO, sLse, sDelta, i0, rows, j0, cols, nullptr, sdS);
+    __syncthreads();
+    for (int64_t idx = threadIdx.x; idx < rows * E; idx += blockDim.x) {
+      const int64_t r = idx / E, e = idx % E;
+      Acc sum = 0;
+      for (int64_t c = 0; c < cols; ++c) sum += sdS[r * tile + c] * sK[c * k_pitch + e];
+      sdQ[idx] += sum;
+    }
+  }
+  __syncthreads();
+  const Acc scale = static_cast<Acc>(g.scale);
+  for (int64_t idx = threadIdx.x; idx < rows * E; idx += blockDim.x) grad_q[row0 * E + idx] = store<T>(scale * sdQ[idx]);
+}
+
+// ---- host side ----
+
+// Shared memory of each kernel for a tile size, in elements of Acc (the kernels' carving, summed).
+struct SharedElements {
+  int64_t forward, backward_kv, backward_q;
+};
+inline SharedElements shared_elements(int64_t tile, int64_t embed, int64_t value_embed) {
+  const int64_t kp = key_pitch(embed);
+  return {tile * (embed + kp + 2 * value_embed + tile + 3), tile * (kp + 2 * value_embed + 2 * embed + value_embed + 2 * tile + 2),
+          tile * (2 * embed + value_embed + kp + value_embed + tile + 2)};
+}
+
+int max_shared_bytes() {
+  int device = 0, bytes = 0;
+  VIREO_CUDA_CHECK(cudaGetDevice(&device));
+  VIREO_CUDA_CHECK(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  return bytes;
+}
+
+// The largest tile whose kernels all fit the device's shared memory.
+int choose_tile(const char* op, int64_t embed, int64_t value_embed, size_t acc_bytes) {
+  const int64_t limit = max_shared_bytes();
+  for (int tile = kLargestTile; tile >= 1; tile /= 2) {
+    const SharedElements s = shared_elements(tile, embed, value_embed);
+    if (std::max({s.forward, s.backward_kv, s.backward_q}) * static_cast<int64_t>(acc_bytes) <= limit) return tile;
+  }
+  fail(op, ": head dimensions E = ", embed, " and Ev = ", value_embed, " do not fit the GPU's ", limit,
+       " bytes of shared memory per block in ", acc_bytes == 8 ? "f64" : "f32");
+}
+
+// Allows a kernel more than the default 48 KiB of dynamic shared memory when it needs it.
+template <class Kernel>
+void allow_shared(Kernel kernel, int64_t bytes) {
+  if (bytes > 48 * 1024)
+    VIREO_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
+}
+
+Shape leading(const Shape& s) { return Shape(s.begin(), s.end() - 2); }
+
+AttentionGeometry geometry(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
+                           bool causal, double scale, size_t acc_bytes) {
+  AttentionGeometry g;
+  const Shape batch_shape = leading(q.shape());
+  g.batch = 1;
+  for (int64_t extent : batch_shape) g.batch *= extent;
+  g.length = q.size(-2);
+  g.keys = k.size(-2);
+  g.embed = q.size(-1);
+  g.value_embed = v.size(-1);
+  const int64_t nd = q.dim();
+  g.q_ld = q.strides()[nd - 2];
+  g.k_ld = k.strides()[nd - 2];
+  g.v_ld = v.strides()[nd - 2];
+  const Shape q_batch = leading(q.strides()), k_batch = leading(k.strides()), v_batch = leading(v.strides());
+  const Shape m_batch = mask.defined() ? leading(mask.strides()) : Shape(batch_shape.size(), 0);
+  if (mask.defined()) {
+    g.mask_row_stride = mask.strides()[nd - 2];
+    g.mask_column_stride = mask.strides()[nd - 1];
+  }
+  g.batch_offsets = make_offset_calculator<4>(batch_shape, {&q_batch, &k_batch, &v_batch, &m_batch});
+  g.scale = scale;
+  g.causal = causal;
+  g.tile = choose_tile(op, g.embed, g.value_embed, acc_bytes);
+  return g;
+}
+
+template <class T>
+const T* optional_data(const Tensor& t) {
+  return t.defined() ? static_cast<const T*>(t.raw_data()) : nullptr;
+}
+
+void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, bool causal,
+                       double scale, const Tensor& out, const Tensor& logsumexp) {
+  dispatch_floating("attention_forward", q.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    using Acc = Compute<T>;
+    const AttentionGeometry g = geometry("attention_forward", q, k, v, mask, causal, scale, sizeof(Acc));
+    const int64_t blocks = g.batch * g.tiling().query_tiles();
+    if (blocks == 0) return;
+    const int64_t bytes = shared_elements(g.tile, g.embed, g.value_embed).forward * sizeof(Acc);
+    allow_shared(attention_forward_kernel<T>, bytes);
+    attention_forward_kernel<T><<<static_cast<unsigned>(blocks), kAttentionThreads, bytes, stream()>>>(
+        static_cast<const T*>(q.raw_data()), static_cast<const T*>(k.raw_data()), static_cast<const T*>(v.raw_data()),
+        optional_data<T>(mask), static_cast<T*>(out.raw_data()), static_cast<T*>(logsumexp.raw_data()), g);
+    VIREO_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, bool causal,
+                        double scale, const Tensor& out, const Tensor& logsumexp, const Tensor& grad_out,
+                        const Tensor& grad_q, const Tensor& grad_k, const Tensor& grad_v) {
+  dispatch_floating("attention_backward", q.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    using Acc = Compute<T>;
+    const AttentionGeometry g = geometry("attention_backward", q, k, v, mask, causal, scale, sizeof(Acc));
+    const AttentionTiling tiling = g.tiling();
+    const T* mask_p = optional_data<T>(mask);
+    const T* q_p = static_cast<const T*>(q.raw_data());
+    const T* k_p = static_cast<const T*>(k.raw_data());
+    const T* v_p = static_cast<const T*>(v.raw_data());
+    const T* lse_p = static_cast<const T*>(logsumexp.raw_data());
+    const T* dout_p = static_cast<const T*>(grad_out.raw_data());
+    const int64_t rows = g.batch * g.length;
+    DeviceBuffer delta(static_cast<size_t>(std::max<int64_t>(rows, 1)) * sizeof(Acc));
+    if (rows > 0) {
+      attention_delta_kernel<T><<<blocks_for(rows * kWarpSize), kThreads, 0, stream()>>>(
+          static_cast<const T*>(out.raw_data()), dout_p, delta.as<Acc>(), rows, g.value_embed);
+      VIREO_CUDA_CHECK_LAUNCH();
+    }
+    const SharedElements shared = shared_elements(g.tile, g.embed, g.value_embed);
+    const int64_t kv_blocks = g.batch * tiling.key_tiles();
+    if (kv_blocks > 0) {  // with no query rows this writes the zero dK and dV
+      const int64_t bytes = shared.backward_kv * sizeof(Acc);
+      allow_shared(attention_backward_kv_kernel<T>, bytes);
+      attention_backward_kv_kernel<T><<<static_cast<unsigned>(kv_blocks), kAttentionThreads, bytes, stream()>>>(
+          q_p, k_p, v_p, mask_p, lse_p, delta.as<Acc>(), dout_p, static_cast<T*>(grad_k.raw_data()),
+          static_cast<T*>(grad_v.raw_data()), g);
+      VIREO_CUDA_CHECK_LAUNCH();
+    }
+    const int64_t q_blocks = g.batch * tiling.query_tiles();
+    if (q_blocks > 0) {  // with no keys this writes the zero dQ
+      const int64_t bytes = shared.backward_q * sizeof(Acc);
+      allow_shared(attention_backward_q_kernel<T>, bytes);
+      attention_backward_q_kernel<T><<<static_cast<unsigned>(q_blocks), kAttentionThreads, bytes, stream()>>>(
+          q_p, k_p, v_p, mask_p, lse_p, delta.as<Acc>(), dout_p, static_cast<T*>(grad_q.raw_data()), g);
+      VIREO_CUDA_CHECK_LAUNCH();
+    }
+  });
+}
+
+}  // namespace
+
+VIREO_REGISTER_KERNEL(kernels::attention_forward, DeviceType::cuda, attention_forward);
+VIREO_REGISTER_KERNEL(kernels::attention_backward, DeviceType::cuda, attention_backward);
+
+}  // namespace vireo::cuda

@@ -13,8 +13,8 @@ namespace vireo::cuda {
 
 // The GEMM epilogue on out [batch..., M, N] (any strides):  out = scale(out) + bias[j]  where scale(out) is
 // 0 when replace (beta = 0: out's contents, NaN included, are ignored), beta · out otherwise, and bias (a
-// contiguous [N], or null) is added on every row. batched_gemm runs it after cuBLAS with replace = false,
-// beta = 1 to add the bias, and alone for K = 0.
+// contiguous [N], or null) is added on every row. batched_gemm runs it before a cuBLAS call with beta = 1
+// when there is a bias, and alone for K = 0.
 void gemm_epilogue(const Tensor& out, bool replace, double beta, const void* bias);
 
 // x[n, c, :, :] += bias[c] for a contiguous [N, C, plane] tensor.

@@ -7,10 +7,14 @@
 // cublasGemmStridedBatchedEx calls as their strides allow — one when every operand steps uniformly (a
 // broadcast operand has stride 0), a host loop over the outer dimensions otherwise.
 //
-// Precision: f32 computes in FP32 (CUBLAS_COMPUTE_32F, which never uses TF32) unless cuda::allow_tf32(),
-// f64 in FP64, f16 and bf16 with f32 accumulation and f32 alpha/beta. The bias is a separate epilogue kernel
-// (engine/cuda/dense_kernels.cu) over out: one more pass over out, but the same code for every dtype and
-// every batch layout, and it adds the bias after beta · out exactly as the CPU's fused epilogue does.
+// Precision: f32 computes in FP32 (CUBLAS_COMPUTE_32F; runtime.cpp keeps the handle out of TF32 math mode)
+// unless cuda::allow_tf32() (then CUBLAS_COMPUTE_32F_FAST_TF32),
+// f64 in FP64, f16 and bf16 with f32 accumulation and f32 alpha/beta.
+//
+// The bias: a small kernel (engine/cuda/dense_kernels.cu) first sets out = beta · out + bias[j], then cuBLAS
+// adds the product with beta = 1. One more pass over out than a fused cuBLASLt epilogue, but the same code
+// for every dtype (f64 included) and every batch layout, and the product is rounded
+// only once, as in the CPU's fused epilogue.
 #include <algorithm>
 #include <climits>
 
@@ -112,14 +116,20 @@ void batched_gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, 
   const char* ap = static_cast<const char*>(a.raw_data());
   const char* bp = static_cast<const char*>(b.raw_data());
   char* cp = static_cast<char*>(out.raw_data());
+  // With a bias, out first becomes beta · out + bias and the GEMM adds onto it (beta 1): the product is
+  // rounded once, also in f16 and bf16, where adding the bias after the GEMM would round it twice.
+  double gemm_beta = beta;
+  if (bias_data) {
+    gemm_epilogue(out, beta == 0.0, beta, bias_data);
+    gemm_beta = 1.0;
+  }
   for (int64_t outer = 0; outer < plan.outer_count(); ++outer) {
     const auto offsets = plan.outer_offsets(outer);
     gemm_strided_batched(op, out.dtype(), trans_a, trans_b, M, N, K, ap + offsets[kOperandA] * element, lda,
                          plan.inner_stride[kOperandA], bp + offsets[kOperandB] * element, ldb,
-                         plan.inner_stride[kOperandB], beta, cp + offsets[kOperandOut] * element, ldc,
+                         plan.inner_stride[kOperandB], gemm_beta, cp + offsets[kOperandOut] * element, ldc,
                          plan.inner_stride[kOperandOut], plan.inner_count);
   }
-  if (bias_data) gemm_epilogue(out, false, 1.0, bias_data);
 }
 
 }  // namespace

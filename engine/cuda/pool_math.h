@@ -190,4 +190,150 @@ VIREO_HOST_DEVICE inline T linear_weight(const LinearTap<T>& tap, int64_t src) {
   return (tap.i0 == src ? tap.lambda0 : T(0)) + (tap.i1 == src ? tap.lambda1 : T(0));
 }
 
+// ---- one element of each kernel ----
+// The bodies of the kernels in engine/cuda/pool.cu, one output (forward) or input (backward) element each,
+// reading the plane through read(offset within the plane) in the compute type C. Host tests run them over
+// a whole tensor and compare with the CPU kernels.
+
+// Plane sizes of the shape-driven kernels (adaptive pooling, upsampling): input [N, C, H, W] → [N, C, OH, OW].
+struct PlaneSizes {
+  int64_t planes, in_height, in_width, out_height, out_width;
+};
+
+template <class C>
+struct MaxResult {
+  C value;
+  int64_t index;  // ih·W + iw of the first maximum in its plane, −1 for a window outside the plane
+};
+
+// Max pooling forward: the first maximum of the window (a NaN wins, the last NaN seen), as the CPU.
+template <class C, class Read>
+VIREO_HOST_DEVICE inline MaxResult<C> max_pool_element(const Pool2dGeometry& g, int64_t oh, int64_t ow, const Read& read) {
+  const int64_t h0 = oh * g.stride_h - g.pad_h, w0 = ow * g.stride_w - g.pad_w;
+  const TapRange rows = valid_taps(h0, g.dilation_h, g.kernel_h, g.in_height);
+  const TapRange cols = valid_taps(w0, g.dilation_w, g.kernel_w, g.in_width);
+  C best = -static_cast<C>(INFINITY);
+  int64_t best_index = -1;
+  if (rows.lo < rows.hi && cols.lo < cols.hi)
+    best_index = (h0 + rows.lo * g.dilation_h) * g.in_width + w0 + cols.lo * g.dilation_w;
+  for (int64_t i = rows.lo; i < rows.hi; ++i) {
+    const int64_t row = (h0 + i * g.dilation_h) * g.in_width;
+    for (int64_t j = cols.lo; j < cols.hi; ++j) {
+      const int64_t at = row + w0 + j * g.dilation_w;
+      const C v = read(at);
+      const bool take = v > best || v != v;  // NaN wins, as in PyTorch
+      best = take ? v : best;
+      best_index = take ? at : best_index;
+    }
+  }
+  return {best, best_index};
+}
+
+// Max pooling backward at input (ih, iw): Σ grad_out[o] over the windows o whose recorded maximum is it.
+// read_grad and read_index take an output offset within the plane. Taps in decreasing order visit the
+// outputs in increasing order, the order in which the CPU's scatter adds them.
+template <class C, class ReadGrad, class ReadIndex>
+VIREO_HOST_DEVICE inline C max_pool_backward_element(const Pool2dGeometry& g, int64_t ih, int64_t iw,
+                                                     const ReadGrad& read_grad, const ReadIndex& read_index) {
+  const int64_t target = ih * g.in_width + iw;
+  C sum = 0;
+  for (int64_t i = g.kernel_h - 1; i >= 0; --i) {
+    const int64_t oh = pool_output_of_tap(ih, i, g.stride_h, g.pad_h, g.dilation_h, g.out_height);
+    if (oh < 0) continue;
+    for (int64_t j = g.kernel_w - 1; j >= 0; --j) {
+      const int64_t ow = pool_output_of_tap(iw, j, g.stride_w, g.pad_w, g.dilation_w, g.out_width);
+      if (ow < 0) continue;
+      const int64_t o = oh * g.out_width + ow;
+      if (read_index(o) == target) sum += read_grad(o);
+    }
+  }
+  return sum;
+}
+
+template <class C, class Read>
+VIREO_HOST_DEVICE inline C avg_pool_element(const Pool2dGeometry& g, int64_t oh, int64_t ow, const Read& read) {
+  const AvgWindow win = avg_window(g, oh, ow);
+  C sum = 0;
+  for (int64_t ih = win.h0; ih < win.h1; ++ih)
+    for (int64_t iw = win.w0; iw < win.w1; ++iw) sum += read(ih * g.in_width + iw);
+  return win.divisor > 0 ? sum / static_cast<C>(win.divisor) : C(0);
+}
+
+// Σ grad_out[o] / divisor(o) over the windows holding (ih, iw), in increasing output order. avg_window's cut
+// never removes a position of the plane, so every covering window holds it and has a divisor ≥ 1.
+template <class C, class Read>
+VIREO_HOST_DEVICE inline C avg_pool_backward_element(const Pool2dGeometry& g, int64_t ih, int64_t iw, const Read& read) {
+  const IndexRange rows = avg_outputs_covering(ih, g.kernel_h, g.stride_h, g.pad_h, g.out_height);
+  const IndexRange cols = avg_outputs_covering(iw, g.kernel_w, g.stride_w, g.pad_w, g.out_width);
+  C sum = 0;
+  for (int64_t oh = rows.lo; oh < rows.hi; ++oh)
+    for (int64_t ow = cols.lo; ow < cols.hi; ++ow)
+      sum += read(oh * g.out_width + ow) / static_cast<C>(avg_window(g, oh, ow).divisor);
+  return sum;
+}
+
+template <class C, class Read>
+VIREO_HOST_DEVICE inline C adaptive_avg_element(const PlaneSizes& s, int64_t oh, int64_t ow, const Read& read) {
+  const int64_t h0 = adaptive_start(oh, s.in_height, s.out_height), h1 = adaptive_end(oh, s.in_height, s.out_height);
+  const int64_t w0 = adaptive_start(ow, s.in_width, s.out_width), w1 = adaptive_end(ow, s.in_width, s.out_width);
+  C sum = 0;
+  for (int64_t ih = h0; ih < h1; ++ih)
+    for (int64_t iw = w0; iw < w1; ++iw) sum += read(ih * s.in_width + iw);
+  return sum / static_cast<C>((h1 - h0) * (w1 - w0));
+}
+
+template <class C, class Read>
+VIREO_HOST_DEVICE inline C adaptive_avg_backward_element(const PlaneSizes& s, int64_t ih, int64_t iw, const Read& read) {
+  const IndexRange rows = adaptive_outputs_covering(ih, s.in_height, s.out_height);
+  const IndexRange cols = adaptive_outputs_covering(iw, s.in_width, s.out_width);
+  C sum = 0;
+  for (int64_t oh = rows.lo; oh < rows.hi; ++oh) {
+    const int64_t h = adaptive_end(oh, s.in_height, s.out_height) - adaptive_start(oh, s.in_height, s.out_height);
+    for (int64_t ow = cols.lo; ow < cols.hi; ++ow) {
+      const int64_t w = adaptive_end(ow, s.in_width, s.out_width) - adaptive_start(ow, s.in_width, s.out_width);
+      sum += read(oh * s.out_width + ow) / static_cast<C>(h * w);
+    }
+  }
+  return sum;
+}
+
+// Nearest forward is a copy from offset nearest_source(oh)·W + nearest_source(ow); its backward sums the
+// outputs that copied (ih, iw).
+template <class C, class Read>
+VIREO_HOST_DEVICE inline C nearest_backward_element(const PlaneSizes& s, int64_t ih, int64_t iw, const Read& read) {
+  const IndexRange rows = nearest_outputs_of(ih, s.in_height, s.out_height);
+  const IndexRange cols = nearest_outputs_of(iw, s.in_width, s.out_width);
+  C sum = 0;
+  for (int64_t oh = rows.lo; oh < rows.hi; ++oh)
+    for (int64_t ow = cols.lo; ow < cols.hi; ++ow) sum += read(oh * s.out_width + ow);
+  return sum;
+}
+
+template <class C, class Read>
+VIREO_HOST_DEVICE inline C bilinear_element(const PlaneSizes& s, int64_t oh, int64_t ow, bool align_corners,
+                                            const Read& read) {
+  const LinearTap<C> r = linear_tap<C>(oh, s.in_height, s.out_height, align_corners);
+  const LinearTap<C> c = linear_tap<C>(ow, s.in_width, s.out_width, align_corners);
+  const int64_t top = r.i0 * s.in_width, bottom = r.i1 * s.in_width;
+  return r.lambda0 * (c.lambda0 * read(top + c.i0) + c.lambda1 * read(top + c.i1)) +
+         r.lambda1 * (c.lambda0 * read(bottom + c.i0) + c.lambda1 * read(bottom + c.i1));
+}
+
+template <class C, class Read>
+VIREO_HOST_DEVICE inline C bilinear_backward_element(const PlaneSizes& s, int64_t ih, int64_t iw, bool align_corners,
+                                                     const Read& read) {
+  const IndexRange rows = linear_outputs_of<C>(ih, s.in_height, s.out_height, align_corners);
+  const IndexRange cols = linear_outputs_of<C>(iw, s.in_width, s.out_width, align_corners);
+  C sum = 0;
+  for (int64_t oh = rows.lo; oh < rows.hi; ++oh) {
+    const C weight_h = linear_weight(linear_tap<C>(oh, s.in_height, s.out_height, align_corners), ih);
+    if (weight_h == C(0)) continue;
+    for (int64_t ow = cols.lo; ow < cols.hi; ++ow) {
+      const C weight_w = linear_weight(linear_tap<C>(ow, s.in_width, s.out_width, align_corners), iw);
+      sum += weight_h * weight_w * read(oh * s.out_width + ow);
+    }
+  }
+  return sum;
+}
+
 }  // namespace vireo::cuda

@@ -237,7 +237,7 @@ bool run_cudnn(ConvPass pass, const Conv2dGeometry& g, DType dtype, const void* 
     return false;
   }
   if (!strict_f32(dtype)) VIREO_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, choice.math));
-  DeviceBuffer workspace(choice.workspace);
+  const DeviceBuffer workspace = choice.workspace > 0 ? DeviceBuffer(choice.workspace) : DeviceBuffer();
   const double alpha64 = 1.0, beta64 = 0.0;
   const float alpha32 = 1.0f, beta32 = 0.0f;
   const void* alpha = dtype == DType::f64 ? static_cast<const void*>(&alpha64) : &alpha32;

@@ -17,6 +17,7 @@
 // only once, as in the CPU's fused epilogue.
 #include <algorithm>
 #include <climits>
+#include <utility>
 
 #include "engine/cuda/blas.h"
 #include "engine/cuda/common.h"
@@ -97,6 +98,9 @@ void batched_gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, 
               a.shape(), ", ", b.shape(), " and ", out.shape());
   VIREO_CHECK(a.dtype() == out.dtype() && b.dtype() == out.dtype() && (!bias.defined() || bias.dtype() == out.dtype()),
               op, ": operands share one dtype, got a ", a.dtype(), ", b ", b.dtype(), ", out ", out.dtype());
+  for (const auto& [name, x] : {std::pair<const char*, const Tensor*>{"a", &a}, {"b", &b}, {"out", &out}})
+    VIREO_CHECK(x->shape()[nd - 1] <= 1 || x->strides()[nd - 1] == 1, op, ": ", name,
+                "'s matrices need unit stride along their last dimension, got strides ", x->strides());
   const int64_t M = out.shape()[nd - 2], N = out.shape()[nd - 1];
   const int64_t K = trans_a ? a.shape()[nd - 2] : a.shape()[nd - 1];
   const Shape batch_shape(out.shape().begin(), out.shape().end() - 2);

@@ -7,8 +7,9 @@
 //   conv2d_forward      y  = x ⋆ w          cudnnConvolutionForward
 //   conv2d_input_grad   dx = adjoint(dy)    cudnnConvolutionBackwardData   (also conv_transpose2d's forward)
 //   conv2d_weight_grad  dw = dy ⋆ x         cudnnConvolutionBackwardFilter
-// and the bias (per response channel in the forward, per image channel in the input grad) is a separate
-// per-channel add (engine/cuda/dense_kernels.cu).
+// The bias (per response channel in the forward, per image channel in the input grad) is written first
+// (engine/cuda/dense_kernels.cu) and the convolution accumulates onto it (cuDNN's beta = 1, the fallback's
+// GEMM or col2im likewise): the result is rounded once, also in f16 and bf16.
 //
 // Algorithms come from cuDNN's heuristics (cudnnGet*Algorithm_v7), cached per shape: the first one that
 // succeeded, needs at most kMaxWorkspace bytes and keeps the precision asked for — preferring a
@@ -226,9 +227,10 @@ void note_fallback(ConvPass pass, const Conv2dGeometry& g, DType dtype, const ch
 
 std::atomic<bool> g_force_fallback{false};
 
-// Runs the chosen cuDNN call; false when cuDNN turns the shape down at run time (then nothing was written).
+// Runs the chosen cuDNN call, adding to out's values when accumulate (cuDNN's beta = 1); false when cuDNN
+// turns the shape down (then nothing was written).
 bool run_cudnn(ConvPass pass, const Conv2dGeometry& g, DType dtype, const void* image, const void* weight,
-               const void* response, void* out) {
+               const void* response, void* out, bool accumulate = false) {
   if (g_force_fallback.load()) return false;
   ConvDescriptors d(pass_name(pass), g, dtype);
   const AlgorithmChoice choice = algorithm_for(pass, g, dtype, d);
@@ -238,8 +240,8 @@ bool run_cudnn(ConvPass pass, const Conv2dGeometry& g, DType dtype, const void* 
   }
   if (!strict_f32(dtype)) VIREO_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, choice.math));
   const DeviceBuffer workspace = choice.workspace > 0 ? DeviceBuffer(choice.workspace) : DeviceBuffer();
-  const double alpha64 = 1.0, beta64 = 0.0;
-  const float alpha32 = 1.0f, beta32 = 0.0f;
+  const double alpha64 = 1.0, beta64 = accumulate ? 1.0 : 0.0;
+  const float alpha32 = 1.0f, beta32 = accumulate ? 1.0f : 0.0f;
   const void* alpha = dtype == DType::f64 ? static_cast<const void*>(&alpha64) : &alpha32;
   const void* beta = dtype == DType::f64 ? static_cast<const void*>(&beta64) : &beta32;
   cudnnStatus_t status = CUDNN_STATUS_SUCCESS;
@@ -271,7 +273,7 @@ bool run_cudnn(ConvPass pass, const Conv2dGeometry& g, DType dtype, const void* 
 
 // ---- the fallback: per image, im2col and one GEMM per group (strided-batched over the groups) ----
 
-void fallback_forward(const Conv2dGeometry& g, DType dtype, const char* x, const char* w, char* y) {
+void fallback_forward(const Conv2dGeometry& g, DType dtype, const char* x, const char* w, char* y, bool accumulate) {
   const ColumnShape s = column_shape(g);
   const int64_t element = static_cast<int64_t>(element_size(dtype));
   const int64_t cout_g = g.out_channels / g.groups;
@@ -283,12 +285,13 @@ void fallback_forward(const Conv2dGeometry& g, DType dtype, const char* x, const
     // Y[grp] [cout_g × P] = W[grp] [cout_g × K] · col[grp] [K × P]
     gemm_strided_batched("conv2d_forward", dtype, false, false, cout_g, s.columns, s.rows_per_group, w,
                          s.rows_per_group, cout_g * s.rows_per_group, col.data(), s.columns,
-                         s.rows_per_group * s.columns, 0.0, y + n * response_bytes, s.columns, cout_g * s.columns,
-                         g.groups);
+                         s.rows_per_group * s.columns, accumulate ? 1.0 : 0.0, y + n * response_bytes, s.columns,
+                         cout_g * s.columns, g.groups);
   }
 }
 
-void fallback_input_grad(const Conv2dGeometry& g, DType dtype, const char* dy, const char* w, char* dx) {
+void fallback_input_grad(const Conv2dGeometry& g, DType dtype, const char* dy, const char* w, char* dx,
+                         bool accumulate) {
   const ColumnShape s = column_shape(g);
   const int64_t element = static_cast<int64_t>(element_size(dtype));
   const int64_t cout_g = g.out_channels / g.groups;
@@ -300,7 +303,7 @@ void fallback_input_grad(const Conv2dGeometry& g, DType dtype, const char* dy, c
     gemm_strided_batched("conv2d_input_grad", dtype, true, false, s.rows_per_group, s.columns, cout_g, w,
                          s.rows_per_group, cout_g * s.rows_per_group, dy + n * response_bytes, s.columns,
                          cout_g * s.columns, 0.0, col.data(), s.columns, s.rows_per_group * s.columns, g.groups);
-    col2im(dtype, g, col.data(), dx + n * image_bytes);
+    col2im(dtype, g, col.data(), dx + n * image_bytes, accumulate);
   }
 }
 
@@ -328,9 +331,10 @@ void check_conv_tensors(const char* op, const std::vector<const Tensor*>& tensor
                 t->is_contiguous() ? "" : " (not contiguous)");
 }
 
+// All-zero bits: 0.0 in every floating type.
 void zero(const Tensor& t) {
   if (t.numel() > 0)
-    VIREO_CUDA_CHECK(cudaMemsetAsync(t.raw_data(), 0, t.numel() * element_size(t.dtype()), stream()));  // 0.0 in every float type
+    VIREO_CUDA_CHECK(cudaMemsetAsync(t.raw_data(), 0, t.numel() * element_size(t.dtype()), stream()));
 }
 
 void conv2d_forward(const Conv2dGeometry& g, const Tensor& image, const Tensor& weight, const Tensor& bias,
@@ -338,14 +342,17 @@ void conv2d_forward(const Conv2dGeometry& g, const Tensor& image, const Tensor& 
   check_conv_tensors(__func__, {&image, &weight, &response});
   if (response.numel() == 0) return;
   const DType dtype = response.dtype();
-  if (image.numel() == 0 || weight.numel() == 0) {  // an empty sum
-    zero(response);
-  } else if (!run_cudnn(ConvPass::forward, g, dtype, image.raw_data(), weight.raw_data(), nullptr, response.raw_data())) {
-    fallback_forward(g, dtype, static_cast<const char*>(image.raw_data()), static_cast<const char*>(weight.raw_data()),
-                     static_cast<char*>(response.raw_data()));
-  }
+  // Start from the bias (or nothing) and accumulate the product onto it.
   if (bias.defined())
-    add_channel_bias(dtype, response.raw_data(), bias.raw_data(), g.batch, g.out_channels, g.out_height * g.out_width);
+    fill_channel_bias(dtype, response.raw_data(), bias.raw_data(), g.batch, g.out_channels, g.out_height * g.out_width);
+  else if (image.numel() == 0 || weight.numel() == 0)
+    zero(response);  // an empty sum
+  if (image.numel() == 0 || weight.numel() == 0) return;
+  const bool accumulate = bias.defined();
+  if (!run_cudnn(ConvPass::forward, g, dtype, image.raw_data(), weight.raw_data(), nullptr, response.raw_data(),
+                 accumulate))
+    fallback_forward(g, dtype, static_cast<const char*>(image.raw_data()), static_cast<const char*>(weight.raw_data()),
+                     static_cast<char*>(response.raw_data()), accumulate);
 }
 
 void conv2d_input_grad(const Conv2dGeometry& g, const Tensor& response, const Tensor& weight, const Tensor& bias,
@@ -353,15 +360,16 @@ void conv2d_input_grad(const Conv2dGeometry& g, const Tensor& response, const Te
   check_conv_tensors(__func__, {&response, &weight, &image});
   if (image.numel() == 0) return;
   const DType dtype = image.dtype();
-  if (response.numel() == 0 || weight.numel() == 0) {
-    zero(image);
-  } else if (!run_cudnn(ConvPass::input_grad, g, dtype, nullptr, weight.raw_data(), response.raw_data(),
-                        image.raw_data())) {
-    fallback_input_grad(g, dtype, static_cast<const char*>(response.raw_data()),
-                        static_cast<const char*>(weight.raw_data()), static_cast<char*>(image.raw_data()));
-  }
   if (bias.defined())
-    add_channel_bias(dtype, image.raw_data(), bias.raw_data(), g.batch, g.in_channels, g.in_height * g.in_width);
+    fill_channel_bias(dtype, image.raw_data(), bias.raw_data(), g.batch, g.in_channels, g.in_height * g.in_width);
+  else if (response.numel() == 0 || weight.numel() == 0)
+    zero(image);
+  if (response.numel() == 0 || weight.numel() == 0) return;
+  const bool accumulate = bias.defined();
+  if (!run_cudnn(ConvPass::input_grad, g, dtype, nullptr, weight.raw_data(), response.raw_data(), image.raw_data(),
+                 accumulate))
+    fallback_input_grad(g, dtype, static_cast<const char*>(response.raw_data()),
+                        static_cast<const char*>(weight.raw_data()), static_cast<char*>(image.raw_data()), accumulate);
 }
 
 void conv2d_weight_grad(const Conv2dGeometry& g, const Tensor& image, const Tensor& response, const Tensor& weight) {

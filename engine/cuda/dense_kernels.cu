@@ -27,10 +27,7 @@ __global__ void gemm_epilogue_kernel(T* out, OffsetCalculator<1> calc, int64_t n
 
 template <class T>
 __global__ void channel_bias_kernel(T* x, const T* __restrict__ bias, int64_t n, int64_t channels, int64_t plane) {
-  VIREO_GRID_STRIDE_LOOP(linear, n) {
-    const int64_t c = linear / plane % channels;
-    x[linear] = store<T>(load(x[linear]) + load(bias[c]));
-  }
+  VIREO_GRID_STRIDE_LOOP(linear, n) x[linear] = bias[linear / plane % channels];
 }
 
 template <class T>
@@ -44,11 +41,11 @@ __global__ void im2col_kernel(Conv2dGeometry g, const T* __restrict__ image, T* 
 
 template <class T>
 __global__ void col2im_kernel(Conv2dGeometry g, const T* __restrict__ col, T* __restrict__ image, int64_t n,
-                              int64_t columns) {
+                              int64_t columns, bool accumulate) {
   VIREO_GRID_STRIDE_LOOP(linear, n) {
     const int64_t iw = linear % g.in_width, ih = linear / g.in_width % g.in_height;
     const int64_t c = linear / (g.in_width * g.in_height);
-    Compute<T> sum = 0;
+    Compute<T> sum = accumulate ? load(image[linear]) : Compute<T>(0);
     for_each_column_entry(g, c, ih, iw, [&](int64_t row, int64_t column) { sum += load(col[row * columns + column]); });
     image[linear] = store<T>(sum);
   }
@@ -70,7 +67,7 @@ void gemm_epilogue(const Tensor& out, bool replace, double beta, const void* bia
   });
 }
 
-void add_channel_bias(DType dtype, void* x, const void* bias, int64_t batch, int64_t channels, int64_t plane) {
+void fill_channel_bias(DType dtype, void* x, const void* bias, int64_t batch, int64_t channels, int64_t plane) {
   const int64_t n = batch * channels * plane;
   if (n == 0) return;
   dispatch_floating("conv2d bias", dtype, [&](auto tag) {
@@ -93,14 +90,14 @@ void im2col(DType dtype, const Conv2dGeometry& g, const void* image, void* col) 
   });
 }
 
-void col2im(DType dtype, const Conv2dGeometry& g, const void* col, void* image) {
+void col2im(DType dtype, const Conv2dGeometry& g, const void* col, void* image, bool accumulate) {
   const ColumnShape shape = column_shape(g);
   const int64_t n = g.in_channels * g.in_height * g.in_width;
   if (n == 0) return;
   dispatch_floating("conv2d col2im", dtype, [&](auto tag) {
     using T = decltype(tag);
     col2im_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(g, static_cast<const T*>(col), static_cast<T*>(image),
-                                                                n, shape.columns);
+                                                                n, shape.columns, accumulate);
     VIREO_CUDA_CHECK_LAUNCH();
   });
 }

@@ -17,15 +17,16 @@ namespace vireo::cuda {
 // when there is a bias, and alone for K = 0.
 void gemm_epilogue(const Tensor& out, bool replace, double beta, const void* bias);
 
-// x[n, c, :, :] += bias[c] for a contiguous [N, C, plane] tensor.
-void add_channel_bias(DType dtype, void* x, const void* bias, int64_t batch, int64_t channels, int64_t plane);
+// x[n, c, :, :] = bias[c] for a contiguous [N, C, plane] tensor: the convolutions start from the bias and
+// accumulate the product onto it, so that a 16-bit result is rounded once.
+void fill_channel_bias(DType dtype, void* x, const void* bias, int64_t batch, int64_t channels, int64_t plane);
 
 // The column matrix of image n (engine/cuda/conv_geometry.h): col [C_in·kH·kW × OH·OW] for the contiguous
 // image [C_in, H, W] at `image`.
 void im2col(DType dtype, const kernels::Conv2dGeometry& geometry, const void* image, void* col);
-// Its adjoint, by gathering (no atomics): image[c, ih, iw] = Σ over the column entries im2col took from it.
-// Overwrites the image.
-void col2im(DType dtype, const kernels::Conv2dGeometry& geometry, const void* col, void* image);
+// Its adjoint, by gathering (no atomics): image[c, ih, iw] = Σ over the column entries im2col took from it,
+// added to the image's values when accumulate, overwriting them otherwise.
+void col2im(DType dtype, const kernels::Conv2dGeometry& geometry, const void* col, void* image, bool accumulate);
 
 // Tests: route every convolution through the im2col + cuBLAS fallback instead of cuDNN (engine/cuda/conv.cpp),
 // so that the parity suite checks both paths on a GPU where cuDNN supports every shape.

@@ -299,3 +299,32 @@ TEST_CASE("cuda conv parity: an empty batch writes nothing and a zero weight gra
   kernels::conv2d_weight_grad(gpu, g, x, dy, dw);
   for (double v : dw.to_vector()) CHECK(v == 0.0);
 }
+
+TEST_CASE("cuda conv parity: conv2d and conv_transpose2d ops on a transposed input, forward and backward") {
+  VIREO_REQUIRE_GPU();
+  // Through the ops (which make the transposed view contiguous with the CUDA copy kernel): the forward
+  // kernel and both gradient kernels, as training runs them. No bias: its gradient is a CUDA reduction.
+  for (DType dtype : {DType::f32, DType::f64}) {
+    const Tensor x = random_tensor({3, 4, 11, 9}, 21, dtype);       // used as [3, 4, 9, 11] after the transpose
+    const Tensor w = random_tensor({6, 2, 3, 2}, 22, dtype);        // groups 2
+    const Tensor wt = random_tensor({4, 3, 3, 3}, 23, dtype);       // conv_transpose2d: [C_in, C_out / groups, kH, kW]
+    auto run = [&](Device device) {
+      // One leaf per op: a gradient summed from both would need the CUDA elementwise add.
+      Tensor x1 = x.clone().to(device).requires_grad_(), x2 = x.clone().to(device).requires_grad_();
+      Tensor wd = w.clone().to(device).requires_grad_(), wtd = wt.clone().to(device).requires_grad_();
+      Tensor y = conv2d(x1.transpose(2, 3), wd, {},
+                        {.stride = {2, 1}, .padding = {1, 0}, .dilation = {1, 2}, .groups = 2});
+      Tensor z = conv_transpose2d(x2.transpose(2, 3), wtd, {},
+                                  {.stride = {2, 2}, .padding = {1, 1}, .output_padding = {1, 0}});
+      Generator generator(24);
+      y.backward(randn(y.shape(), {.dtype = dtype}, &generator).to(device));
+      z.backward(randn(z.shape(), {.dtype = dtype}, &generator).to(device));
+      return std::vector<Tensor>{y.detach(), z.detach(), x1.grad(), wd.grad(), x2.grad(), wtd.grad()};
+    };
+    const auto cpu = run(Device::cpu()), gpu = run(Device::cuda());
+    const char* names[] = {"conv2d", "conv_transpose2d", "conv2d input grad", "conv2d weight grad",
+                           "conv_transpose2d input grad", "conv_transpose2d weight grad"};
+    for (int i = 0; i < 6; ++i)
+      test::expect_close(gpu[i].to(Device::cpu()), cpu[i], std::string(names[i]) + " " + std::string(name(dtype)));
+  }
+}

@@ -7,6 +7,7 @@
 // On a GPU (skipped without one): every kernel forward and backward on CUDA against the CPU, in f32, f64,
 // f16 and bf16 (the 16-bit ones against the CPU's f32 on the same values).
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -390,5 +391,36 @@ TEST_CASE("cuda pool parity: adaptive pooling and upsampling forward and backwar
                   kernels::upsample_bilinear2d_backward(d, in, out, align);
                 });
       }
+    }
+}
+
+TEST_CASE("cuda pool parity: the pooling and resampling ops on a transposed input, forward and backward") {
+  VIREO_REQUIRE_GPU();
+  using Op = std::function<Tensor(const Tensor&)>;
+  const std::vector<std::pair<const char*, Op>> ops = {
+      {"max_pool2d",
+       [](const Tensor& x) { return max_pool2d(x, {.kernel = {3, 2}, .stride = {2, 1}, .padding = {1, 1}}); }},
+      {"avg_pool2d", [](const Tensor& x) {
+         return avg_pool2d(x, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .count_include_pad = false});
+       }},
+      {"adaptive_avg_pool2d", [](const Tensor& x) { return adaptive_avg_pool2d(x, {4, 3}); }},
+      {"upsample_nearest2d", [](const Tensor& x) { return upsample_nearest2d(x, {13, 10}); }},
+      {"upsample_bilinear2d", [](const Tensor& x) { return upsample_bilinear2d(x, {13, 10}, false); }},
+      {"upsample_bilinear2d align_corners", [](const Tensor& x) { return upsample_bilinear2d(x, {13, 10}, true); }},
+  };
+  for (DType dtype : {DType::f32, DType::f64})
+    for (const auto& [op_name, op] : ops) {
+      const Tensor x = random_tensor({3, 2, 7, 9}, 31, dtype);  // used as [3, 2, 9, 7] after the transpose
+      auto run = [&](Device device) {
+        Tensor xd = x.clone().to(device).requires_grad_();
+        Tensor y = op(xd.transpose(2, 3));
+        Generator generator(32);
+        y.backward(randn(y.shape(), {.dtype = dtype}, &generator).to(device));
+        return std::vector<Tensor>{y.detach(), xd.grad()};
+      };
+      const auto cpu = run(Device::cpu()), gpu = run(Device::cuda());
+      const std::string what = std::string(op_name) + " " + std::string(name(dtype));
+      test::expect_close(gpu[0].to(Device::cpu()), cpu[0], what);
+      test::expect_close(gpu[1].to(Device::cpu()), cpu[1], what + " grad");
     }
 }

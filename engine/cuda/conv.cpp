@@ -87,33 +87,42 @@ class ConvDescriptors {
     const cudnnDataType_t type = cudnn_data_type(op, dtype);
     // f16 and bf16 accumulate in f32 (cuDNN's "pseudo-half" configuration); f32 and f64 in themselves.
     const cudnnDataType_t compute = dtype == DType::f64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
-    VIREO_CUDNN_CHECK(cudnnCreateTensorDescriptor(&image));
-    VIREO_CUDNN_CHECK(cudnnCreateTensorDescriptor(&response));
-    VIREO_CUDNN_CHECK(cudnnCreateFilterDescriptor(&weight));
-    VIREO_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv));
-    VIREO_CUDNN_CHECK(cudnnSetTensor4dDescriptor(image, CUDNN_TENSOR_NCHW, type, p.image[0], p.image[1], p.image[2],
-                                                 p.image[3]));
-    VIREO_CUDNN_CHECK(cudnnSetTensor4dDescriptor(response, CUDNN_TENSOR_NCHW, type, p.response[0], p.response[1],
-                                                 p.response[2], p.response[3]));
-    VIREO_CUDNN_CHECK(cudnnSetFilter4dDescriptor(weight, type, CUDNN_TENSOR_NCHW, p.filter[0], p.filter[1],
-                                                 p.filter[2], p.filter[3]));
-    VIREO_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, p.pad[0], p.pad[1], p.stride[0], p.stride[1],
-                                                      p.dilation[0], p.dilation[1], CUDNN_CROSS_CORRELATION, compute));
-    VIREO_CUDNN_CHECK(cudnnSetConvolutionGroupCount(conv, p.groups));
-    VIREO_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, requested_math(dtype)));
+    try {
+      VIREO_CUDNN_CHECK(cudnnCreateTensorDescriptor(&image));
+      VIREO_CUDNN_CHECK(cudnnCreateTensorDescriptor(&response));
+      VIREO_CUDNN_CHECK(cudnnCreateFilterDescriptor(&weight));
+      VIREO_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv));
+      VIREO_CUDNN_CHECK(cudnnSetTensor4dDescriptor(image, CUDNN_TENSOR_NCHW, type, p.image[0], p.image[1], p.image[2],
+                                                   p.image[3]));
+      VIREO_CUDNN_CHECK(cudnnSetTensor4dDescriptor(response, CUDNN_TENSOR_NCHW, type, p.response[0], p.response[1],
+                                                   p.response[2], p.response[3]));
+      VIREO_CUDNN_CHECK(cudnnSetFilter4dDescriptor(weight, type, CUDNN_TENSOR_NCHW, p.filter[0], p.filter[1],
+                                                   p.filter[2], p.filter[3]));
+      VIREO_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, p.pad[0], p.pad[1], p.stride[0], p.stride[1],
+                                                        p.dilation[0], p.dilation[1], CUDNN_CROSS_CORRELATION,
+                                                        compute));
+      VIREO_CUDNN_CHECK(cudnnSetConvolutionGroupCount(conv, p.groups));
+      VIREO_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, requested_math(dtype)));
+    } catch (...) {
+      destroy();  // a constructor that throws runs no destructor
+      throw;
+    }
   }
-  ~ConvDescriptors() {
-    cudnnDestroyConvolutionDescriptor(conv);
-    cudnnDestroyFilterDescriptor(weight);
-    cudnnDestroyTensorDescriptor(response);
-    cudnnDestroyTensorDescriptor(image);
-  }
+  ~ConvDescriptors() { destroy(); }
   ConvDescriptors(const ConvDescriptors&) = delete;
   ConvDescriptors& operator=(const ConvDescriptors&) = delete;
 
   cudnnTensorDescriptor_t image = nullptr, response = nullptr;
   cudnnFilterDescriptor_t weight = nullptr;
   cudnnConvolutionDescriptor_t conv = nullptr;
+
+ private:
+  void destroy() {
+    if (conv) cudnnDestroyConvolutionDescriptor(conv);
+    if (weight) cudnnDestroyFilterDescriptor(weight);
+    if (response) cudnnDestroyTensorDescriptor(response);
+    if (image) cudnnDestroyTensorDescriptor(image);
+  }
 };
 
 // One pass's algorithm for one shape, or none (the fallback).

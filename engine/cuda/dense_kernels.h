@@ -1,6 +1,7 @@
 // The element-wise helpers of the dense kernels (engine/cuda/dense_kernels.cu), launched on stream() by the
-// host code of batched_gemm (engine/cuda/gemm.cpp) and the convolutions (engine/cuda/conv.cpp). Plain
-// pointers, dtypes and PODs: the host side is g++ C++20, the launchers nvcc C++17.
+// host code of batched_gemm (engine/cuda/gemm.cpp) and the convolutions (engine/cuda/conv.cpp). Pointers,
+// dtypes, PODs and Tensor handles only (engine/tensor.h is C++17-clean): the host side is g++ C++20, the
+// launchers nvcc C++17.
 #pragma once
 
 #include <cstdint>

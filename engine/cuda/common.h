@@ -16,13 +16,9 @@
 #include <cudnn.h>
 
 #include "engine/error.h"
+#include "engine/host_device.h"
 #include "engine/tensor.h"
 
-#if defined(__CUDACC__)
-#define VIREO_HOST_DEVICE __host__ __device__
-#else
-#define VIREO_HOST_DEVICE
-#endif
 
 namespace vireo::cuda {
 

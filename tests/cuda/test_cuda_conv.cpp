@@ -300,7 +300,7 @@ TEST_CASE("cuda conv parity: an empty batch writes nothing and a zero weight gra
   for (double v : dw.to_vector()) CHECK(v == 0.0);
 }
 
-TEST_CASE("cuda conv parity: conv2d and conv_transpose2d ops on a transposed input, forward and backward") {
+TEST_CASE("cuda conv parity: conv2d and conv_transpose2d ops on a transposed input forward and backward") {
   VIREO_REQUIRE_GPU();
   // Through the ops (which make the transposed view contiguous with the CUDA copy kernel): the forward
   // kernel and both gradient kernels, as training runs them. No bias: its gradient is a CUDA reduction.

@@ -170,7 +170,7 @@ TEST_CASE("cuda pool math: the index inversions match brute force") {
   }
 }
 
-TEST_CASE("cuda pool math: max pooling elements give the CPU's values, indices and gradients") {
+TEST_CASE("cuda pool math: max pooling elements give the CPU's values and indices and gradients") {
   for (const Pool2dGeometry& g : max_geometries()) {
     const Shape in_shape{g.planes, g.in_height, g.in_width}, out_shape{g.planes, g.out_height, g.out_width};
     const Tensor x = tied_tensor(in_shape, 1, DType::f32);
@@ -326,7 +326,7 @@ void expect_close_with_infinities(const Tensor& gpu_result, const Tensor& cpu_re
 
 }  // namespace
 
-TEST_CASE("cuda pool parity: max pooling forward, gather and backward match the CPU") {
+TEST_CASE("cuda pool parity: max pooling forward and gather and backward match the CPU") {
   VIREO_REQUIRE_GPU();
   for (const Pool2dGeometry& g : max_geometries())
     for (DType dtype : kDtypes) {
@@ -394,7 +394,7 @@ TEST_CASE("cuda pool parity: adaptive pooling and upsampling forward and backwar
     }
 }
 
-TEST_CASE("cuda pool parity: the pooling and resampling ops on a transposed input, forward and backward") {
+TEST_CASE("cuda pool parity: the pooling and resampling ops on a transposed input forward and backward") {
   VIREO_REQUIRE_GPU();
   using Op = std::function<Tensor(const Tensor&)>;
   const std::vector<std::pair<const char*, Op>> ops = {

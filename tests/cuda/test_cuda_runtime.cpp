@@ -60,7 +60,7 @@ TEST_CASE("cuda offsets: more non-mergeable dimensions than the kernels take is 
   CHECK_THROWS_WITH_AS(cuda::make_offset_calculator<1>(shape, {&strides}), doctest::Contains("at most"), Error);
 }
 
-TEST_CASE("cuda runtime: vireo info's lines name the toolkit and cuDNN, and either a GPU or why there is none") {
+TEST_CASE("cuda runtime: vireo info's lines name the toolkit and cuDNN and either a GPU or why there is none") {
   REQUIRE(cuda::built_with_cuda());
   const auto lines = cuda::cuda_summary();
   REQUIRE(lines.size() >= 3);
@@ -75,7 +75,7 @@ TEST_CASE("cuda runtime: vireo info's lines name the toolkit and cuDNN, and eith
   }
 }
 
-TEST_CASE("cuda runtime: without a usable GPU, a CUDA tensor is refused at allocation with the reason") {
+TEST_CASE("cuda runtime: without a usable GPU a CUDA tensor is refused at allocation with the reason") {
   if (cuda_available()) return;  // the refusal is what this machine shows; a GPU machine runs the parity tests
   CHECK_THROWS_WITH_AS(Tensor::empty({4}, {DType::f32, Device::cuda()}), doctest::Contains("CUDA is not usable for cuda:0: "),
                        Error);

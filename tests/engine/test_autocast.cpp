@@ -9,7 +9,7 @@
 namespace vireo {
 namespace {
 
-TEST_CASE("autocast: on the CPU, products inside a bf16 scope equal those outside, in f32") {
+TEST_CASE("autocast: on the CPU products inside a bf16 scope equal those outside in f32") {
   Generator generator(7);
   const Tensor a = randn({5, 8}, {}, &generator), b = randn({8, 3}, {}, &generator);
   const Tensor w = randn({4, 8}, {}, &generator), bias = randn({4}, {}, &generator);
@@ -23,7 +23,7 @@ TEST_CASE("autocast: on the CPU, products inside a bf16 scope equal those outsid
   CHECK(conv.to_vector() == plain_conv.to_vector());
 }
 
-TEST_CASE("autocast: the compute type is set only in a scope, for f32 operands, and scopes nest") {
+TEST_CASE("autocast: the compute type is set only in a scope for f32 operands and scopes nest") {
   const Tensor x = ones({2, 2});
   CHECK_FALSE(autocast_compute_type({&x}).has_value());
   {

@@ -86,7 +86,7 @@ TEST_CASE("block pool: a steady loop of the same requests stops asking the sourc
   CHECK(pool.stats().bytes_in_use == 0);
 }
 
-TEST_CASE("block pool: released neighbours merge, so the whole segment is one block again") {
+TEST_CASE("block pool: released neighbours merge so the whole segment is one block again") {
   FakeSegments source;
   BlockPool pool(source);
   void* a = pool.allocate(600 * KiB);

@@ -277,7 +277,7 @@ TEST_CASE("recipe: the memory switches are read and applied to the model or name
   CHECK(dynamic_cast<nn::SiLU&>(silu_resnet->find("layer1.0.relu")).approx_backward);
 }
 
-TEST_CASE("recipe: run.device and run.autocast are read, and bad values name the key and line") {
+TEST_CASE("recipe: run.device and run.autocast are read and bad values name the key and line") {
   const Recipe plain = parse(kMinimal);
   CHECK(plain.run.device == Device::cpu());
   CHECK_FALSE(plain.run.autocast.has_value());

@@ -62,6 +62,20 @@ void dispatch_floating(const char* op, DType dtype, Body&& body) {
   }
 }
 
+// Runs body(T{}) with T = float, double, int64_t, __half or __nv_bfloat16: the dtypes that indexing and
+// sorting kernels move and order (the CPU's f32, f64 and i64, and the GPU's 16-bit floats).
+template <class Body>
+void dispatch_floating_or_i64(const char* op, DType dtype, Body&& body) {
+  switch (dtype) {
+    case DType::f32: return body(float{});
+    case DType::f64: return body(double{});
+    case DType::i64: return body(int64_t{});
+    case DType::f16: return body(__half{});
+    case DType::bf16: return body(__nv_bfloat16{});
+    default: fail(op, ": the CUDA kernels take f32, f64, i64, f16 and bf16 tensors here, not ", dtype);
+  }
+}
+
 // Runs body(T{}) for every dtype (copies, fills, conversions).
 template <class Body>
 void dispatch_all(DType dtype, Body&& body) {

@@ -20,19 +20,6 @@
 namespace vireo::cuda {
 namespace {
 
-// The dtypes these kernels move and add: the CPU's (f32, f64, i64) and the GPU's 16-bit floats.
-template <class Body>
-void dispatch_indexed(const char* op, DType dtype, Body&& body) {
-  switch (dtype) {
-    case DType::f32: return body(float{});
-    case DType::f64: return body(double{});
-    case DType::i64: return body(int64_t{});
-    case DType::f16: return body(__half{});
-    case DType::bf16: return body(__nv_bfloat16{});
-    default: fail(op, ": the CUDA kernels index f32, f64, i64, f16 and bf16 tensors, not ", dtype);
-  }
-}
-
 // Fails with the CPU's message when a kernel reported a bad index.
 void throw_if_bad(const IndexCheck& check, const char* op, const int64_t* index, int64_t dim, int64_t extent) {
   const int64_t bad = check.first_bad_position();
@@ -69,7 +56,7 @@ __global__ void index_select_kernel(const T* __restrict__ x, const int64_t* __re
 
 void index_select(const Tensor& x, int64_t dim, int64_t outer, int64_t extent, int64_t inner, const Tensor& index,
                   const Tensor& out) {
-  dispatch_indexed("index_select", x.dtype(), [&](auto tag) {
+  dispatch_floating_or_i64("index_select", x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const int64_t n = index.numel(), total = outer * n * inner;
     if (n == 0) return;
@@ -107,7 +94,7 @@ __global__ void index_add_kernel(T* __restrict__ out, const T* __restrict__ src,
 
 void index_add(const Tensor& out, int64_t dim, int64_t outer, int64_t extent, int64_t inner, const Tensor& index,
                const Tensor& src) {
-  dispatch_indexed("index_add", out.dtype(), [&](auto tag) {
+  dispatch_floating_or_i64("index_add", out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const int64_t n = index.numel();
     if (n == 0) return;
@@ -146,7 +133,7 @@ __global__ void gather_kernel(const T* __restrict__ x, const int64_t* __restrict
 }
 
 void gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) {
-  dispatch_indexed("gather", x.dtype(), [&](auto tag) {
+  dispatch_floating_or_i64("gather", x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const int64_t total = index.numel();
     if (total == 0) return;
@@ -187,7 +174,7 @@ __global__ void scatter_add_kernel(T* __restrict__ out, const T* __restrict__ sr
 }
 
 void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
-  dispatch_indexed("scatter_add", out.dtype(), [&](auto tag) {
+  dispatch_floating_or_i64("scatter_add", out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if (index.numel() == 0) return;
     const int64_t extent = out.dim() == 0 ? 1 : out.shape()[dim];
@@ -214,7 +201,7 @@ __global__ void one_hot_kernel(const int64_t* __restrict__ labels, T* __restrict
 }
 
 void one_hot(const Tensor& labels, const Tensor& out) {
-  dispatch_indexed("one_hot", out.dtype(), [&](auto tag) {
+  dispatch_floating_or_i64("one_hot", out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const int64_t n = labels.numel(), classes = out.shape().back();
     if (n == 0) return;

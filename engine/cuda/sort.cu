@@ -36,19 +36,6 @@ __device__ __forceinline__ KeyOf<T> key_of(T value, bool descending) {
   else return order_key(value, descending);
 }
 
-// The dtypes sort and topk order: the CPU's (f32, f64, i64) and the GPU's 16-bit floats.
-template <class Body>
-void dispatch_sortable(const char* op, DType dtype, Body&& body) {
-  switch (dtype) {
-    case DType::f32: return body(float{});
-    case DType::f64: return body(double{});
-    case DType::i64: return body(int64_t{});
-    case DType::f16: return body(__half{});
-    case DType::bf16: return body(__nv_bfloat16{});
-    default: fail(op, ": the CUDA kernels sort f32, f64, i64, f16 and bf16 tensors, not ", dtype);
-  }
-}
-
 // Row (o, i) is segment o·inner + i; its element r goes to position segment·extent + r.
 template <class T, class Key>
 __global__ void pack_rows(const T* __restrict__ x, Key* __restrict__ keys, int64_t* __restrict__ positions,
@@ -129,7 +116,7 @@ const int64_t* sorted_positions(const T* x, int64_t outer, int64_t extent, int64
 
 void sort(const Tensor& x, int64_t outer, int64_t extent, int64_t inner, bool descending, const Tensor& values,
           const Tensor& indices) {
-  dispatch_sortable("sort", x.dtype(), [&](auto tag) {
+  dispatch_floating_or_i64("sort", x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const int64_t total = outer * extent * inner;
     if (total == 0) return;
@@ -145,7 +132,7 @@ void sort(const Tensor& x, int64_t outer, int64_t extent, int64_t inner, bool de
 
 void topk(const Tensor& x, int64_t outer, int64_t extent, int64_t inner, int64_t k, bool largest, bool sorted,
           const Tensor& values, const Tensor& indices) {
-  dispatch_sortable("topk", x.dtype(), [&](auto tag) {
+  dispatch_floating_or_i64("topk", x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const int64_t segments = outer * inner, total = segments * k;
     if (total == 0) return;

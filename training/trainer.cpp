@@ -129,6 +129,9 @@ Trainer::Trainer(Recipe recipe, TrainerOptions options)
   }
   // run.device: cuda — the model (and below its EMA) move to the GPU; every batch follows in train_step.
   if (recipe_.run.device.is_cuda()) {
+    if (ranks > 1)
+      fail(recipe_.source, ": run.device: cuda with ", ranks, " MPI ranks: data-parallel training on GPUs needs an "
+           "NCCL backend, which Vireo does not have yet (the MPI collectives work on host memory); run one process");
     cuda::require_cuda(recipe_.run.device.index);
     model_->to(recipe_.run.device);
   }
@@ -272,7 +275,10 @@ void Trainer::save(const Metrics& last_evaluation) {
 double Trainer::train_step(const data::Batch& host_batch) {
   const int64_t samples_seen = position_.samples_seen;
   task_->begin_step(samples_seen);
-  const data::Batch batch = data::to_device(host_batch, recipe_.run.device);
+  // On a GPU run the batch the loader built on the host goes to the model's device; a CPU run uses it as is.
+  data::Batch device_batch;
+  if (!recipe_.run.device.is_cpu()) device_batch = data::to_device(host_batch, recipe_.run.device);
+  const data::Batch& batch = recipe_.run.device.is_cpu() ? host_batch : device_batch;
   Tensor loss;
   {
     Autocast autocast(recipe_.run.autocast);

@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "engine/device.h"
 #include "steering/intervention.h"
 #include "steering/neuron_path.h"
 #include "training/checkpoint.h"
@@ -156,6 +157,21 @@ TEST_CASE("cli: info reports version build threads CPU features and CUDA devices
   // The features listed are those the CPU reports.
   __builtin_cpu_init();
   CHECK((outcome.out.find("AVX-512F") != std::string::npos) == static_cast<bool>(__builtin_cpu_supports("avx512f")));
+}
+
+TEST_CASE("cli: train with run.device cuda trains on a GPU or says why it cannot") {
+  RecipeFolder folder("cli_train_cuda");
+  const Outcome outcome = run_vireo({"train", folder.recipe, "--progress", "lines", "run.device=cuda"}, folder);
+  if (vireo::cuda_available()) {
+    // On a GPU machine: the tiny recipe trains there and reports its accuracy like a CPU run.
+    INFO(outcome.err);
+    CHECK(outcome.exit_code == 0);
+    CHECK(outcome.out.find("test top1: ") != std::string::npos);
+  } else {
+    CHECK(outcome.exit_code != 0);
+    CHECK(outcome.err.find("CUDA is not usable for cuda:0") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(folder.run_dir + "/checkpoint.safetensors"));
+  }
 }
 
 TEST_CASE("cli: train writes a run folder and eval reproduces its test accuracy") {

@@ -46,6 +46,11 @@ inline Tolerance tolerance_for(DType dtype) {
   }
 }
 
+// The CPU reference of a 16-bit input: the CPU kernels compute in f32 and f64 only, so a bf16 or f16 input is
+// compared against the f32 CPU result on the same, already rounded, values.
+inline bool is_16bit(DType dtype) { return dtype == DType::f16 || dtype == DType::bf16; }
+inline DType reference_dtype(DType dtype) { return is_16bit(dtype) ? DType::f32 : dtype; }
+
 // Checks every element of `cuda_result` (any device) against `cpu_result`, reporting the worst element.
 inline void expect_close(const Tensor& cuda_result, const Tensor& cpu_result, Tolerance tol, const std::string& what) {
   REQUIRE_MESSAGE(cuda_result.shape() == cpu_result.shape(), what, ": shapes differ");

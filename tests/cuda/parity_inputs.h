@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "cuda/parity.h"
 #include "engine/ops.h"
 #include "engine/random.h"
 #include "engine/tensor.h"
@@ -24,9 +25,6 @@ inline Tensor random_tensor(const Shape& shape, DType dtype, uint64_t seed, doub
 inline Tensor on_cuda(const Tensor& t) { return t.to(Device::cuda()); }
 inline Tensor on_cpu(const Tensor& t) { return t.to(Device::cpu()); }
 
-inline bool is_16bit(DType dtype) { return dtype == DType::f16 || dtype == DType::bf16; }
-// The dtype the CPU reference computes in for inputs of `dtype`.
-inline DType reference_dtype(DType dtype) { return is_16bit(dtype) ? DType::f32 : dtype; }
 // A tensor (any device) as a CPU tensor of the reference dtype.
 inline Tensor reference(const Tensor& t) { return on_cpu(t).to(reference_dtype(t.dtype())); }
 

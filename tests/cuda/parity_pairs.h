@@ -22,8 +22,6 @@ struct Pair {
 
 inline std::string dtype_name(DType dtype) { return std::string(name(dtype)); }
 
-// The dtype the CPU reference computes in for a dtype under test.
-inline DType reference_dtype(DType dtype) { return dtype == DType::f16 || dtype == DType::bf16 ? DType::f32 : dtype; }
 
 inline Pair pair_from_values(const std::vector<double>& values, const Shape& shape, DType dtype) {
   Tensor cuda = Tensor::from_vector(values, shape, {.dtype = dtype, .device = Device::cuda()});

@@ -6,6 +6,7 @@
 #include <new>
 #include <vector>
 
+#include "engine/cuda/runtime.h"
 #include "engine/error.h"
 
 namespace vireo {
@@ -98,8 +99,17 @@ Allocator& allocator_for(Device device) {
 
 void set_allocator(DeviceType type, Allocator* allocator) { g_allocators[static_cast<int>(type)] = allocator; }
 
+namespace {
+// A GPU storage first makes sure its device is the one this process uses (the CUDA allocator serves one
+// device and does not see the index), refusing an unusable GPU with the reason.
+Allocator& checked_allocator(Device device) {
+  if (device.is_cuda()) cuda::require_cuda(device.index);
+  return allocator_for(device);
+}
+}  // namespace
+
 Storage::Storage(size_t bytes, Device device)
-    : data_(allocator_for(device).allocate(bytes)), bytes_(bytes), device_(device) {}
+    : data_(checked_allocator(device).allocate(bytes)), bytes_(bytes), device_(device) {}
 
 Storage::~Storage() { allocator_for(device_).release(data_, bytes_); }
 

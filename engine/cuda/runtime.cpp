@@ -83,8 +83,9 @@ class CudaSegments final : public SegmentSource {
 
 class CudaAllocator final : public Allocator {
  public:
+  // Storage selects the device (require_cuda with its index) before asking; scratch buffers come later.
   void* allocate(size_t bytes) override {
-    require_cuda(runtime().device < 0 ? 0 : runtime().device);
+    if (runtime().device < 0) require_cuda(0);
     std::lock_guard lock(mutex_);
     return pool_.allocate(bytes);
   }

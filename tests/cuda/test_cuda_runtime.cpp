@@ -84,6 +84,13 @@ TEST_CASE("cuda runtime: without a usable GPU a CUDA tensor is refused at alloca
 
 // ---- on a GPU ----
 
+TEST_CASE("cuda runtime: a tensor on a second GPU index after the first is refused naming both") {
+  VIREO_REQUIRE_GPU();
+  const Tensor first = ones({2}).to(Device::cuda(0));
+  CHECK_THROWS_WITH_AS(Tensor::empty({2}, {DType::f32, Device::cuda(1)}), doctest::Contains("uses cuda:0; cuda:1"),
+                       Error);
+}
+
 TEST_CASE("cuda parity: every dtype goes to the GPU and back unchanged") {
   VIREO_REQUIRE_GPU();
   Generator generator(3);

@@ -37,7 +37,3 @@ bool allow_tf32() { return false; }
 void synchronize() {}
 }  // namespace vireo::cuda
 #endif
-
-namespace vireo {
-
-}  // namespace vireo

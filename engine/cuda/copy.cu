@@ -13,8 +13,9 @@ namespace {
 template <class T>
 constexpr bool is_16bit_float = std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>;
 
+// Host and device: fill converts its value on the host with the same rules.
 template <class Dst, class Src>
-__device__ __forceinline__ Dst convert(Src value) {
+__host__ __device__ inline Dst convert(Src value) {
   if constexpr (std::is_same_v<Src, Dst>) {
     return value;
   } else if constexpr (is_16bit_float<Src>) {
@@ -90,14 +91,8 @@ void fill(const Tensor& dst, double value) {
   if (n == 0) return;
   dispatch_all(dst.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    // The value is converted on the host the way the device converts (for 16-bit floats, the intrinsics
-    // are host functions too), so the fill kernel gets the stored bits.
-    T converted;
-    if constexpr (std::is_same_v<T, __half>) converted = __double2half(value);
-    else if constexpr (std::is_same_v<T, __nv_bfloat16>) converted = __double2bfloat16(value);
-    else if constexpr (std::is_same_v<T, bool>) converted = value != 0.0;
-    else if constexpr (std::is_integral_v<T>) converted = static_cast<T>(static_cast<int64_t>(value));
-    else converted = static_cast<T>(value);
+    // Converted once on the host, by the rules the copy kernels use, so the kernel stores the bits.
+    const T converted = convert<T>(value);
     const auto calc = make_offset_calculator<1>(dst.shape(), {&dst.strides()});
     fill_strided<<<blocks_for(n), kThreads, 0, stream()>>>(static_cast<T*>(dst.raw_data()), converted, n, calc);
     VIREO_CUDA_CHECK_LAUNCH();

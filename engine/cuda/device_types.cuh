@@ -21,14 +21,14 @@ template <> struct ComputeType<__nv_bfloat16> { using type = float; };
 template <class T> using Compute = typename ComputeType<T>::type;
 
 template <class T>
-__device__ __forceinline__ Compute<T> load(const T& value) {
+__host__ __device__ __forceinline__ Compute<T> load(const T& value) {
   if constexpr (std::is_same_v<T, __half>) return __half2float(value);
   else if constexpr (std::is_same_v<T, __nv_bfloat16>) return __bfloat162float(value);
   else return value;
 }
 
 template <class T>
-__device__ __forceinline__ T store(Compute<T> value) {
+__host__ __device__ __forceinline__ T store(Compute<T> value) {
   if constexpr (std::is_same_v<T, __half>) return __float2half_rn(value);
   else if constexpr (std::is_same_v<T, __nv_bfloat16>) return __float2bfloat16_rn(value);
   else return static_cast<T>(value);

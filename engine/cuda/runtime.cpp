@@ -5,6 +5,7 @@
 // index is refused with a message — data-parallel training runs one process per GPU.
 #include <cuda.h>
 
+#include <atomic>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -29,7 +30,9 @@ std::string version_string(int version) {  // 12040 → "12.4"
 // Everything the backend holds for the one device it serves.
 struct Runtime {
   std::mutex mutex;
-  int device = -1;  // selected device, -1 until the first use
+  // The selected device, -1 until the first use. Atomic: every GPU allocation and handle lookup reads it
+  // without the mutex (it is written once, under the mutex, after the handles exist).
+  std::atomic<int> device{-1};
   cudaStream_t stream = nullptr;
   cublasHandle_t cublas = nullptr;
   cublasLtHandle_t cublas_lt = nullptr;
@@ -78,12 +81,13 @@ class CudaSegments final : public SegmentSource {
     cudaStreamSynchronize(runtime().stream);
     cudaFree(pointer);
   }
-  std::string name() const override { return "cuda:" + std::to_string(runtime().device); }
+  std::string name() const override { return "cuda:" + std::to_string(runtime().device.load()); }
 };
 
 class CudaAllocator final : public Allocator {
  public:
-  // Storage selects the device (require_cuda with its index) before asking; scratch buffers come later.
+  // Storage and DeviceBuffer select the device (require_cuda with their index) before asking; anyone else
+  // reaching the pool first gets cuda:0.
   void* allocate(size_t bytes) override {
     if (runtime().device < 0) require_cuda(0);
     std::lock_guard lock(mutex_);
@@ -127,9 +131,10 @@ const bool g_installed = [] {
 
 void require_cuda(int device_index) {
   Runtime& state = runtime();
+  if (state.device == device_index) return;  // the common case, on every GPU allocation: no lock
   std::lock_guard lock(state.mutex);
   if (state.device >= 0) {
-    VIREO_CHECK(device_index == state.device, "this process uses cuda:", state.device, "; cuda:", device_index,
+    VIREO_CHECK(device_index == state.device, "this process uses cuda:", state.device.load(), "; cuda:", device_index,
                 " was asked for too (Vireo runs one GPU per process: start one process per GPU)");
     return;
   }
@@ -169,8 +174,10 @@ cudnnHandle_t cudnn() {
   return runtime().cudnn;
 }
 
-DeviceBuffer::DeviceBuffer(size_t bytes, int device_index)
-    : data_(allocator_for(Device::cuda(device_index)).allocate(bytes)), bytes_(bytes), device_index_(device_index) {}
+DeviceBuffer::DeviceBuffer(size_t bytes, int device_index) : bytes_(bytes), device_index_(device_index) {
+  require_cuda(device_index);  // as a Storage does: the pool serves the one selected device
+  data_ = allocator_for(Device::cuda(device_index)).allocate(bytes);
+}
 DeviceBuffer::~DeviceBuffer() {
   if (data_) allocator_for(Device::cuda(device_index_)).release(data_, bytes_);
 }

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "tools/experiments/ssl_metrics.h"
 #include "tools/report/svg_chart.h"
 
 namespace {
@@ -42,42 +43,12 @@ struct Run {
 
 // The kNN curve and the probe of one run folder's metrics.jsonl.
 Run read_run(const std::filesystem::path& folder, int64_t batch, bool rule) {
-  Run run{.name = folder.filename().string(), .batch = batch, .rule = rule};
-  const std::string path = (folder / "metrics.jsonl").string();
-  std::ifstream in(path);
-  VIREO_CHECK(in.good(), "ema_scaling_byol: cannot read ", path);
-  std::string line;
-  for (int64_t number = 1; std::getline(in, line); ++number) {
-    if (line.empty()) continue;
-    nlohmann::json entry;
-    try {
-      entry = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& error) {
-      vireo::fail(path, ":", number, ": not a JSON line (", error.what(), ")");
-    }
-    if (entry.contains("knn_top1")) {
-      const double epoch = entry.at("epoch").get<double>();
-      // A resumed or re-evaluated step may repeat an epoch: the latest value wins.
-      if (!run.epochs.empty() && run.epochs.back() == epoch) {
-        run.knn.back() = entry.at("knn_top1").get<double>();
-      } else {
-        run.epochs.push_back(epoch);
-        run.knn.push_back(entry.at("knn_top1").get<double>());
-      }
-    }
-    if (entry.contains("linear_top1")) run.linear = entry.at("linear_top1").get<double>();
-  }
-  VIREO_CHECK(!run.knn.empty(), "ema_scaling_byol: ", path, " holds no knn_top1 (did the run finish an epoch?)");
-  return run;
+  const vireo::experiments::SslRunMetrics metrics = vireo::experiments::read_ssl_run(folder, "ema_scaling_byol");
+  return Run{.name = folder.filename().string(), .batch = batch, .rule = rule, .epochs = metrics.epochs,
+             .knn = metrics.knn, .linear = metrics.linear};
 }
 
-// "12.34" (a fraction as percent), or "-" when there is no value.
-std::string percent(const std::optional<double>& value) {
-  if (!value) return "-";
-  char text[32];
-  std::snprintf(text, sizeof text, "%.2f", 100.0 * *value);
-  return text;
-}
+using vireo::experiments::percent;
 
 }  // namespace
 

@@ -1,0 +1,39 @@
+#!/bin/bash
+# Experiment 5 of the SSL issue: homomorphic SSL vs its non-equivariant ablation vs augmentation SimCLR, on
+# one network (p4_resnet, width 8). Three recipes that differ only in how positive pairs are made:
+#   hssl             training/recipes/ssl/hssl.yaml: two of the 4 rotation fibers of one forward pass
+#   hssl_ablation    hssl_ablation.yaml: the same network with ordinary convolutions (fibers no rotation permutes)
+#   simclr_baseline  simclr_hssl_baseline.yaml: SimCLR with 90° turns applied to the input (two passes per
+#                    image, so 3 epochs to H-SSL's 6: equal backbone compute)
+# experiment_ssl_runs then tabulates the kNN per epoch and each run's linear probe against its floor.
+#
+# ≈ 3 × 35 min on the idle 2-core machine. A run whose folder already holds a finished metrics.jsonl (with
+# linear_top1) is skipped, an interrupted one resumed. Extra arguments are recipe overrides for every run.
+#
+# usage: tools/experiments/hssl_compare.sh [OUT] [override …]
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+out=${1:-$repo/experiments/hssl_compare}
+shift $(( $# < 1 ? $# : 1 ))
+overrides=("$@")
+vireo=$repo/build/bin/vireo
+program=$repo/build/bin/experiment_ssl_runs
+for binary in "$vireo" "$program"; do
+  [ -x "$binary" ] || { echo "hssl_compare.sh: build first (make build): no $binary" >&2; exit 2; }
+done
+run() {  # run NAME RECIPE
+  local folder=$out/$1
+  if [ -f "$folder/metrics.jsonl" ] && grep -q '"linear_top1"' "$folder/metrics.jsonl"; then return; fi
+  local resume=false
+  [ -f "$folder/checkpoint.safetensors" ] && resume=true
+  "$vireo" train "$repo/training/recipes/ssl/$2.yaml" run.dir="$folder" run.resume=$resume eval.every_epochs=1 \
+    --progress lines "${overrides[@]}"
+}
+run hssl hssl
+run hssl_ablation hssl_ablation
+run simclr_baseline simclr_hssl_baseline
+mkdir -p "$repo/docs/figures"
+"$program" --title "Experiment 5: H-SSL vs its ablation vs augmentation SimCLR (p4_resnet, width 8)" \
+  --run "H-SSL (rotation fibers)=$out/hssl" --run "H-SSL ablation (no equivariance)=$out/hssl_ablation" \
+  --run "SimCLR, 90° turns on the input=$out/simclr_baseline" \
+  --summary "$out/summary.json" --figure "$repo/docs/figures/hssl_compare.svg"

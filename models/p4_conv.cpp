@@ -10,24 +10,24 @@
 namespace vireo::models {
 namespace {
 
-// index = (values…) as a 1-D i64 tensor, for index_select.
-Tensor index_tensor(const std::vector<double>& values) {
-  return Tensor::from_vector(values, {static_cast<int64_t>(values.size())}, {.dtype = DType::i64});
+// index = (values…) as a 1-D i64 tensor on `device` (the indexed tensor's), for index_select.
+Tensor index_tensor(const std::vector<double>& values, Device device) {
+  return Tensor::from_vector(values, {static_cast<int64_t>(values.size())}, {.dtype = DType::i64, .device = device});
 }
 
 // The index that reverses a dimension of size n.
-Tensor reversed_index(int64_t n) {
+Tensor reversed_index(int64_t n, Device device) {
   std::vector<double> values(n);
   for (int64_t i = 0; i < n; ++i) values[i] = static_cast<double>(n - 1 - i);
-  return index_tensor(values);
+  return index_tensor(values, device);
 }
 
 // The index that shifts the group axis by k: out(s) = in((s − k) mod 4).
-Tensor group_shift_index(int64_t k) {
+Tensor group_shift_index(int64_t k, Device device) {
   std::vector<double> values(kP4GroupSize);
   for (int64_t s = 0; s < kP4GroupSize; ++s)
     values[s] = static_cast<double>(((s - k) % kP4GroupSize + kP4GroupSize) % kP4GroupSize);
-  return index_tensor(values);
+  return index_tensor(values, device);
 }
 
 void check_kernel(const char* layer, int64_t in_channels, int64_t out_channels, int64_t kernel_size) {
@@ -57,7 +57,7 @@ Tensor rotate_quarter_turns(const Tensor& x, int64_t k) {
   // rot(x)[i, j] = x[j, W−1−i]: transpose the last two axes, then reverse the rows.
   for (int64_t turn = 0; turn < ((k % 4) + 4) % 4; ++turn) {
     out = transpose(out, -2, -1);
-    out = index_select(out, out.dim() - 2, reversed_index(out.size(-2)));
+    out = index_select(out, out.dim() - 2, reversed_index(out.size(-2), out.device()));
   }
   return out;
 }
@@ -68,7 +68,7 @@ Tensor p4_rotate(const Tensor& features, int64_t k) {
   const int64_t n = features.size(0), channels = features.size(1) / kP4GroupSize;
   const int64_t height = features.size(2), width = features.size(3);
   Tensor grouped = reshape(features, {n, channels, kP4GroupSize, height, width});
-  grouped = index_select(rotate_quarter_turns(grouped, k), 2, group_shift_index(k));
+  grouped = index_select(rotate_quarter_turns(grouped, k), 2, group_shift_index(k, features.device()));
   return reshape(grouped, {n, channels * kP4GroupSize, grouped.size(3), grouped.size(4)});
 }
 
@@ -110,7 +110,7 @@ Tensor P4GroupConv2d::expanded_weight() const {
   // bank[o·4 + r, i·4 + s] = rot^r(ψ_{o, i, (s − r) mod 4})
   std::vector<Tensor> copies;
   for (int64_t r = 0; r < kP4GroupSize; ++r)
-    copies.push_back(rotate_quarter_turns(index_select(weight, 2, group_shift_index(r)), r));
+    copies.push_back(rotate_quarter_turns(index_select(weight, 2, group_shift_index(r, weight.device())), r));
   return reshape(stack(copies, 1), {out_channels * kP4GroupSize, in_channels * kP4GroupSize, kernel_size, kernel_size});
 }
 

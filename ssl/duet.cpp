@@ -76,7 +76,8 @@ Tensor jensen_shannon_divergence(const Tensor& logits, const Tensor& target) {
   VIREO_CHECK(logits.defined() && logits.dim() == 2 && target.defined() && target.shape() == logits.shape(),
               "jensen_shannon_divergence: logits ", logits.shape(), " and target ", target.shape(),
               " must both be [N, G] of one shape");
-  const Tensor t = target.to(logits.dtype()).detach();
+  // The target is built on the host from what the augmentations drew; it joins the logits' device.
+  const Tensor t = target.to(logits.device()).to(logits.dtype()).detach();
   const Tensor p = softmax(logits, 1), log_p = log_softmax(logits, 1);
   const Tensor log_m = log(mul(add(p, t), 0.5));
   // t·log t with the convention 0·log 0 = 0.

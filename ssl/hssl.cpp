@@ -61,8 +61,9 @@ Tensor hssl_fiber_loss(const Tensor& fibers, const std::vector<int64_t>& first, 
                   " is outside [0, ", count, ")");
       std::fill(index.begin() + i * features, index.begin() + (i + 1) * features, static_cast<double>(chosen[i]));
     }
-    const Tensor picked =
-        gather(fibers, 2, Tensor::from_vector(index, {n, features, 1}, {.dtype = DType::i64})).squeeze(2);
+    const Tensor index_tensor =
+        Tensor::from_vector(index, {n, features, 1}, {.dtype = DType::i64, .device = fibers.device()});
+    const Tensor picked = gather(fibers, 2, index_tensor).squeeze(2);
     return projector ? (*projector)(picked) : picked;
   };
   return nt_xent_loss(pick(first), pick(second), temperature);

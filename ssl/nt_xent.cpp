@@ -23,11 +23,12 @@ Tensor nt_xent_loss(const Tensor& z1, const Tensor& z2, double temperature) {
   const Tensor z = normalize(cat({first, second}, 0), 2.0, 1);       // [2N, D]
   Tensor similarity = matmul(z, z.t()) / temperature;            // s_ij, [2N, 2N]
   // A view is not its own negative: s_ii → −∞ drops it from the denominator.
-  similarity = masked_fill(similarity, eye(2 * n, {.dtype = z.dtype()}), -std::numeric_limits<double>::infinity());
+  similarity = masked_fill(similarity, eye(2 * n, {.dtype = z.dtype(), .device = z.device()}),
+                           -std::numeric_limits<double>::infinity());
   // pos(i) = i + N for the first view, i − N for the second.
   std::vector<double> positives(2 * n);
   for (int64_t i = 0; i < 2 * n; ++i) positives[i] = static_cast<double>(i < n ? i + n : i - n);
-  const Tensor positive_index = Tensor::from_vector(positives, {2 * n, 1}, {.dtype = DType::i64});
+  const Tensor positive_index = Tensor::from_vector(positives, {2 * n, 1}, {.dtype = DType::i64, .device = z.device()});
   // ℓ_i = −log softmax_i(s_i·)[pos(i)]
   const Tensor log_probabilities = log_softmax(similarity, 1);
   return neg(mean(gather(log_probabilities, 1, positive_index)));

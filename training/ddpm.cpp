@@ -87,8 +87,11 @@ void DdpmTask::evaluate(nn::Module& model, const std::string& prefix, Metrics& m
                             {.batch_size = options_.eval_batch_size, .shuffle = false, .drop_last = false,
                              .workers = options_.eval_workers});
     for (data::Batch& batch : loader.epoch(0)) {
-      const Tensor loss = diffusion::diffusion_loss(predictor, schedule_, to_diffusion_range(batch.views[0]), generator,
-                                                    conditional ? batch.labels : Tensor());
+      // The loader builds batches on the host; a GPU model takes them on its device.
+      const Device device = model.device();
+      const Tensor loss =
+          diffusion::diffusion_loss(predictor, schedule_, to_diffusion_range(batch.views[0].to(device)), generator,
+                                    conditional ? batch.labels.to(device) : Tensor());
       loss_sum += loss.item() * static_cast<double>(batch.size());
       count += batch.size();
       image_shape = batch.views[0].shape();
@@ -116,7 +119,8 @@ void DdpmTask::write_sample_grid(nn::Module& model, const Shape& image_shape) co
                                      {.steps = options_.diffusion.grid_steps,
                                       .eta = 0.0,
                                       .batch_size = options_.eval_batch_size,
-                                      .labels = labels});
+                                      .labels = labels,
+                                      .device = model.device()});
   });
   diffusion::write_image_grid(options_.run_dir + "/samples_epoch" + std::to_string(epoch_) + ".png", samples,
                               {.columns = classes > 0 ? classes : 0});

@@ -26,7 +26,7 @@ Tensor ddim_sample(const NoisePredictor& predictor, const NoiseSchedule& schedul
               ": eta must lie in [0, 1], got ", options.eta);
   const std::vector<int64_t> sequence = ddim_timesteps(schedule.timesteps(), options.steps);
   NoGrad no_grad;
-  Tensor x = starting_noise(op, shape, options.dtype, options.initial_noise, generator);
+  Tensor x = starting_noise(op, shape, options.dtype, options.device, options.initial_noise, generator);
   const int64_t steps = options.steps;
   for (int64_t i = steps - 1; i >= 0; --i) {
     const int64_t t = sequence[static_cast<size_t>(i)];

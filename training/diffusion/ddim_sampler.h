@@ -32,6 +32,7 @@ struct DdimSamplingOptions {
   Tensor labels = {};            // [N] i64 for a class-conditional model; undefined otherwise
   Tensor initial_noise = {};     // x_T; drawn from the generator when undefined
   DType dtype = DType::f32;      // of the samples
+  Device device = Device::cpu(); // where x_T is drawn and the samples live: the model's device
   SamplerCallback on_step = {};  // called after every step
 };
 

@@ -13,7 +13,7 @@ Tensor ddpm_sample(const NoisePredictor& predictor, const NoiseSchedule& schedul
   const char* op = "ddpm_sample";
   check_sampling_arguments(op, shape, options.labels, options.batch_size);
   NoGrad no_grad;
-  Tensor x = starting_noise(op, shape, options.dtype, options.initial_noise, generator);
+  Tensor x = starting_noise(op, shape, options.dtype, options.device, options.initial_noise, generator);
   const int64_t steps = schedule.timesteps();
   for (int64_t t = steps - 1; t >= 0; --t) {
     const Denoised denoised =

@@ -27,7 +27,7 @@ data::Image image_grid(const Tensor& images, const ImageGridOptions& options) {
   data::Image grid(rows * (height + padding) + padding, columns * (width + padding) + padding, channels,
                    options.pad_value);
 
-  const Tensor values = images.detach().to(DType::f32).contiguous();
+  const Tensor values = images.detach().to(Device::cpu()).to(DType::f32).contiguous();
   const float* source = values.data<float>();
   const double scale = 1.0 / (high - low);
   for (int64_t i = 0; i < count; ++i) {

@@ -18,12 +18,13 @@ void check_sampling_arguments(const char* op, const Shape& shape, const Tensor& 
               shape[0], "] (one per sample), got ", labels.defined() ? describe(labels) : std::string());
 }
 
-Tensor starting_noise(const char* op, const Shape& shape, DType dtype, const Tensor& given, Generator& generator) {
+Tensor starting_noise(const char* op, const Shape& shape, DType dtype, Device device, const Tensor& given,
+                      Generator& generator) {
   VIREO_CHECK(is_floating(dtype), op, ": samples need a floating dtype, got ", dtype);
-  if (!given.defined()) return randn(shape, {.dtype = dtype}, &generator);
+  if (!given.defined()) return randn(shape, {.dtype = dtype, .device = device}, &generator);
   VIREO_CHECK(given.shape() == shape, op, ": the initial noise ", describe(given), " does not have the sample shape ",
               shape);
-  return given.detach().to(dtype);
+  return given.detach().to(device).to(dtype);
 }
 
 Denoised denoise(const char* op, const NoisePredictor& predictor, const NoiseSchedule& schedule, const Tensor& x,
@@ -34,7 +35,7 @@ Denoised denoise(const char* op, const NoisePredictor& predictor, const NoiseSch
   for (int64_t start = 0; start < images; start += chunk) {
     const int64_t count = std::min(chunk, images - start);
     const Tensor timesteps = full({count}, static_cast<double>(t), {.dtype = DType::i64, .device = x.device()});
-    const Tensor part_labels = labels.defined() ? labels.narrow(0, start, count) : Tensor();
+    const Tensor part_labels = labels.defined() ? labels.narrow(0, start, count).to(x.device()) : Tensor();
     predictions.push_back(predict_noise(op, predictor, x.narrow(0, start, count), timesteps, part_labels));
   }
   Denoised result;

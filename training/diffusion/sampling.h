@@ -29,9 +29,10 @@ struct SamplerStep {
 };
 using SamplerCallback = std::function<void(const SamplerStep& step)>;
 
-// x_T: `given` when defined (checked against `shape`), else a standard normal draw of `shape` from
-// `generator`. `op` names the sampler in errors.
-Tensor starting_noise(const char* op, const Shape& shape, DType dtype, const Tensor& given, Generator& generator);
+// x_T on `device`: `given` when defined (checked against `shape`), else a standard normal draw of `shape`
+// from `generator` (the same numbers on every device). `op` names the sampler in errors.
+Tensor starting_noise(const char* op, const Shape& shape, DType dtype, Device device, const Tensor& given,
+                      Generator& generator);
 
 // ε̂ and x̂_0 at one timestep t shared by the whole batch.
 struct Denoised {

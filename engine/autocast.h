@@ -11,8 +11,8 @@
 //   }
 //   loss.backward();
 //
-// bf16 has f32's exponent range and needs no loss scaling; f16 does (small gradients underflow), and Vireo has
-// no dynamic loss scaler yet, so the trainer's run.autocast accepts bf16 only.
+// bf16 has f32's exponent range and needs no loss scaling; f16 does (small gradients underflow): pair it with
+// optim::GradScaler (engine/optim/grad_scaler.h), as the trainer does for run.autocast: f16.
 // The scope is per thread (like NoGrad) and nests; Autocast(std::nullopt) turns it off inside.
 #pragma once
 

@@ -144,11 +144,11 @@ RunRecipe read_run(const ConfigSection& run, const std::string& default_run_name
     run.fail_at("device", "unknown device '" + device + "': expected cpu, cuda or cuda:N");
   }
   const std::string autocast = run.get("autocast", std::string("none"));
+  // f16 trains with the dynamic loss scaler (engine/optim/grad_scaler.h); bf16 needs none.
   if (autocast == "bf16") out.autocast = DType::bf16;
-  else if (autocast == "f16")
-    run.fail_at("autocast", "f16 needs a dynamic loss scaler, which the trainer does not have; use bf16 (f32's "
-                            "exponent range, no scaling needed)");
-  else if (autocast != "none") run.fail_at("autocast", "unknown autocast '" + autocast + "': expected bf16 or none");
+  else if (autocast == "f16") out.autocast = DType::f16;
+  else if (autocast != "none")
+    run.fail_at("autocast", "unknown autocast '" + autocast + "': expected bf16, f16 or none");
   if (out.autocast && !out.device.is_cuda())
     run.fail_at("autocast", "autocast " + autocast + " needs run.device: cuda (the CPU kernels compute in f32)");
   return out;

@@ -158,6 +158,7 @@ Trainer::Trainer(Recipe recipe, TrainerOptions options)
     gradient_reducer_ = std::make_unique<dist::GradientReducer>(std::move(trainable), communicator_);
   }
   ema_momentum_ = scaling.momentum(recipe_.train.ema.momentum);
+  if (recipe_.run.autocast == DType::f16) loss_scaler_ = std::make_unique<optim::GradScaler>();
   scheduler_ = std::make_unique<optim::LrScheduler>(
       *optimizer_, make_schedule(recipe_.schedule, samples_per_epoch, recipe_.train.epochs));
   evaluators_ = make_evaluators(*task_);
@@ -244,6 +245,21 @@ void Trainer::resume_from_checkpoint() {
     fail(path, ": not a complete training checkpoint (no trainer.loss_sum or trainer.loss_count)");
   loss_sum_ = sum->second.item();
   loss_count_ = static_cast<int64_t>(count->second.item());
+  if (loss_scaler_) {
+    // A checkpoint of a run without f16 has no scale: the scaler starts afresh, as in a new run.
+    const auto scale = checkpoint.trainer.find("loss_scale"), tracker = checkpoint.trainer.find("loss_scale_growth"),
+               skipped = checkpoint.trainer.find("loss_scale_skipped");
+    const auto end = checkpoint.trainer.end();
+    if (scale != end && tracker != end && skipped != end) {
+      try {
+        loss_scaler_->load_state({.scale = scale->second.item(),
+                                  .growth_tracker = static_cast<int64_t>(tracker->second.item()),
+                                  .skipped_steps = static_cast<int64_t>(skipped->second.item())});
+      } catch (const Error& error) {
+        fail(path, ": trainer.loss_scale*: ", error.what());
+      }
+    }
+  }
   last_evaluation_ = metrics_from_json(checkpoint.last_evaluation_json);
   if (writes_run_folder())
     log_ = std::make_unique<MetricsLog>(MetricsLog::resume(metrics_path(), checkpoint.metrics_bytes));
@@ -263,6 +279,11 @@ void Trainer::save(const Metrics& last_evaluation) {
   checkpoint.trainer = {{"loss_sum", f64_scalar(loss_sum_)},
                         {"loss_count", i64_scalar(loss_count_)},
                         {"global_batch_size", i64_scalar(global_batch_size_)}};
+  if (loss_scaler_) {
+    checkpoint.trainer["loss_scale"] = f64_scalar(loss_scaler_->current_scale());
+    checkpoint.trainer["loss_scale_growth"] = i64_scalar(loss_scaler_->state().growth_tracker);
+    checkpoint.trainer["loss_scale_skipped"] = i64_scalar(loss_scaler_->state().skipped_steps);
+  }
   checkpoint.rng_seed = default_generator().seed();
   checkpoint.rng_offset = default_generator().offset();
   checkpoint.position = position_;
@@ -296,18 +317,24 @@ double Trainer::train_step(const data::Batch& host_batch) {
     fail("training diverged: the loss is ", value, " at step ", position_.step + 1,
          " (try a lower optimizer.lr, or train.grad_clip)");
   optimizer_->zero_grad();
+  // With f16 the backward starts from loss × S (the loss scaler's S) so that small gradients survive f16.
+  const Tensor backward_from = loss_scaler_ ? loss_scaler_->scale(loss) : loss;
   if (gradient_reducer_) {
-    loss.backward(full({}, share, loss.options()));
+    backward_from.backward(full({}, share, loss.options()));
     gradient_reducer_->reduce();
   } else {
-    loss.backward();
+    backward_from.backward();
   }
+  if (loss_scaler_) loss_scaler_->unscale_(*optimizer_);  // clipping and the task's hooks see true gradients
   if (recipe_.train.grad_clip > 0.0) optim::clip_grad_norm_(model_->parameters(), recipe_.train.grad_clip);
   task_->before_optimizer_step(samples_seen);
-  optimizer_->step();
-  task_->after_optimizer_step(samples_seen);
+  // A step whose f16 gradients overflowed is skipped whole — the optimizer, the task's teacher and the EMA
+  // stay as they were — while the data and the schedule move on (as torch.cuda.amp does).
+  const bool stepped = loss_scaler_ ? loss_scaler_->step(*optimizer_) : (optimizer_->step(), true);
+  if (loss_scaler_) loss_scaler_->update();
+  if (stepped) task_->after_optimizer_step(samples_seen);
   scheduler_->advance(batch.global_size);
-  if (ema_) ema_->update(*model_, ema_momentum_);
+  if (ema_ && stepped) ema_->update(*model_, ema_momentum_);
 #ifndef NDEBUG
   if (gradient_reducer_)
     dist::check_identical_across_ranks(*model_, communicator_, "step " + std::to_string(position_.step + 1));
@@ -381,6 +408,10 @@ TrainingSummary Trainer::run() {
       if (position_.step % run.log_every == 0 || position_.batch == per_epoch) {
         Metrics line = {{"loss", loss_sum_ / static_cast<double>(loss_count_)}, {"lr", lr}, {"img_per_s", images_per_second}};
         for (const auto& entry : task_->step_metrics()) line.push_back(entry);  // the latest step's
+        if (loss_scaler_) {
+          line.emplace_back("loss_scale", loss_scaler_->current_scale());
+          line.emplace_back("skipped_steps", static_cast<double>(loss_scaler_->skipped_steps()));
+        }
         if (gradient_reducer_) {
           // The share of the window's wall time this rank spent in collectives (sending, and waiting).
           const double collective_seconds = communicator_.collective_seconds();

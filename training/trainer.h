@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "engine/nn/module.h"
+#include "engine/optim/grad_scaler.h"
 #include "engine/optim/optimizer.h"
 #include "engine/optim/schedule.h"
 #include "training/checkpoint.h"
@@ -115,6 +116,9 @@ class Trainer {
   double ema_momentum_ = 0.0;  // train.ema.momentum, ρ^κ with the EMA scaling rule
   std::unique_ptr<optim::Optimizer> optimizer_;
   std::unique_ptr<optim::LrScheduler> scheduler_;
+  // run.autocast: f16 only: the dynamic loss scaler (engine/optim/grad_scaler.h); its scale and growth count
+  // go into checkpoints, and log lines carry the scale and the steps it skipped.
+  std::unique_ptr<optim::GradScaler> loss_scaler_;
   std::unique_ptr<TrainingTask> task_;
   std::unique_ptr<dist::GradientReducer> gradient_reducer_;  // with more than one rank
   std::vector<Evaluator> evaluators_;

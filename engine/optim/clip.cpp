@@ -41,19 +41,23 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
               "), so they cannot be clipped (error_if_nonfinite; pass false to scale them anyway)");
   const double coef = max_norm / (total + 1e-6);
   if (coef >= 1.0) return total;  // torch multiplies by min(coef, 1) = 1: nothing changes
+  scale_grads_(params, coef);
+  return total;
+}
+
+void scale_grads_(const std::vector<Tensor>& params, double factor) {
   for (const Tensor& param : params) {
     const Tensor& grad = param.grad();
     if (!grad.defined()) continue;
     if (grad.is_contiguous()) {
-      kernels::scale_in_place(grad.device(), grad, coef);
+      kernels::scale_in_place(grad.device(), grad, factor);
       grad.storage()->bump_version();
     } else {
       Tensor scaled = grad.contiguous();
-      kernels::scale_in_place(scaled.device(), scaled, coef);
+      kernels::scale_in_place(scaled.device(), scaled, factor);
       param.set_grad(scaled);
     }
   }
-  return total;
 }
 
 }  // namespace vireo::optim

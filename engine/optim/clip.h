@@ -24,4 +24,8 @@ double total_grad_norm(const std::vector<Tensor>& params, double norm_type = 2.0
 double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type = 2.0,
                        bool error_if_nonfinite = false);
 
+// Multiplies every gradient by `factor` in place (a non-contiguous one is replaced by a scaled contiguous
+// copy); parameters without a gradient are skipped. What clipping and the loss scaler's unscaling share.
+void scale_grads_(const std::vector<Tensor>& params, double factor);
+
 }  // namespace vireo::optim

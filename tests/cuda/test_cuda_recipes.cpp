@@ -6,7 +6,7 @@
 // streams are the same on both devices (engine/random.h), so the two runs see the same numbers: the first
 // logged loss agrees to rounding, the later ones within a tolerance that leaves room for the kernels'
 // different summation orders growing through a few optimizer steps, and the evaluations log the same keys.
-// A run with bf16 autocast (run.autocast) is held to a looser bound. Without a GPU every case exits with 77
+// Runs with bf16 and f16 autocast (run.autocast; f16 with its dynamic loss scaler) are held to looser bounds. Without a GPU every case exits with 77
 // (skipped).
 #include <doctest/doctest.h>
 
@@ -96,6 +96,24 @@ TEST_CASE("cuda recipes: a bf16 autocast ViT run stays near the f32 CPU run") {
   check_gpu_run_matches_cpu(
       "vit_bf16", [](const std::string& dir) { return testing::tiny_vit_recipe(dir, 1); }, folder,
       {"run.autocast=bf16"}, {.first = 2e-2, .later = 5e-2}, {"test_top1"});
+}
+
+TEST_CASE("cuda recipes: an f16 autocast ViT run with its loss scaler stays near the f32 CPU run") {
+  VIREO_REQUIRE_GPU();
+  TempFolder folder("cuda_recipes_f16");
+  // f16 keeps 11 significant bits; the loss scaler keeps its small gradients from underflowing.
+  check_gpu_run_matches_cpu(
+      "vit_f16", [](const std::string& dir) { return testing::tiny_vit_recipe(dir, 1); }, folder,
+      {"run.autocast=f16"}, {.first = 1e-2, .later = 5e-2}, {"test_top1"});
+  // Every log line carries the scale (2^16 to start, 2000 good steps before it grows) and the skipped steps.
+  const std::vector<double> scales = metric_column(folder / "vit_f16_gpu/metrics.jsonl", "loss_scale");
+  const std::vector<double> skipped = metric_column(folder / "vit_f16_gpu/metrics.jsonl", "skipped_steps");
+  REQUIRE(!scales.empty());
+  CHECK(skipped.size() == scales.size());
+  for (size_t i = 0; i < scales.size(); ++i) {
+    // Each skipped step halved the scale once.
+    CHECK(scales[i] == std::ldexp(65536.0, -static_cast<int>(skipped[i])));
+  }
 }
 
 TEST_CASE("cuda recipes: a DDPM run trains and evaluates on the GPU and draws its sample grid there") {

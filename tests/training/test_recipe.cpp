@@ -288,8 +288,10 @@ TEST_CASE("recipe: run.device and run.autocast are read and bad values name the 
               {"recipe.yaml:4", "run.device", "unknown device 'gpu'", "cpu, cuda or cuda:N"});
   check_error([] { parse("model:\n  name: resnet18\nrun:\n  autocast: bf16\n"); },
               {"recipe.yaml:4", "run.autocast", "needs run.device: cuda"});
-  check_error([] { parse("model:\n  name: resnet18\nrun:\n  device: cuda\n  autocast: f16\n"); },
-              {"recipe.yaml:5", "run.autocast", "loss scaler", "use bf16"});
+  // f16 is accepted (the trainer adds its dynamic loss scaler), on a GPU only.
+  CHECK(parse(kMinimal, {"run.device=cuda", "run.autocast=f16"}).run.autocast == DType::f16);
+  check_error([] { parse("model:\n  name: resnet18\nrun:\n  autocast: f16\n"); },
+              {"recipe.yaml:4", "run.autocast", "needs run.device: cuda"});
   check_error([] { parse("model:\n  name: resnet18\nrun:\n  device: cuda\n  autocast: fp8\n"); },
               {"recipe.yaml:5", "run.autocast", "unknown autocast 'fp8'"});
 }

@@ -10,7 +10,8 @@
 // The column matrix is never built for a whole batch, nor even for a whole image when it would be large:
 // it is filled for a tile of output rows at a time into a per-thread buffer of at most kColumnBudget
 // elements (one row of output positions at least), which the GEMM then reads while it is in cache.
-// A 1×1, stride-1, unpadded convolution has col = x_n itself, so the GEMM reads the image directly.
+// A 1×1, stride-1, unpadded convolution has col = x_n itself, so the GEMM reads the image directly. The
+// 3×3 stride-1 convolutions of enough channels take the Winograd path instead (engine/cpu/conv_winograd.h).
 //
 // Threads: when the batch covers every thread, images go to threads and each GEMM runs single-threaded
 // inside the region; otherwise images run in turn and the GEMM (and im2col/col2im, by channel) use the
@@ -20,6 +21,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "engine/cpu/conv_winograd.h"
 #include "engine/cpu/dtype_support.h"
 #include "engine/cpu/gemm.h"
 #include "engine/cpu/parallel.h"
@@ -172,6 +174,7 @@ void forward_typed(const Conv2dGeometry& g, const Tensor& image, const Tensor& w
   const T* w = weight.data<T>();
   const T* b = bias.defined() ? bias.data<T>() : nullptr;
   T* y = response.data<T>();
+  if (winograd_applies(g)) return winograd_forward(g, x, w, b, y);
   const int64_t cin_g = g.in_channels / g.groups, cout_g = g.out_channels / g.groups;
   const int64_t K = cin_g * g.kernel_h * g.kernel_w;
   const int64_t in_plane = g.in_height * g.in_width, out_plane = g.out_height * g.out_width;
@@ -207,6 +210,7 @@ void input_grad_typed(const Conv2dGeometry& g, const Tensor& response, const Ten
   const T* w = weight.data<T>();
   const T* b = bias.defined() ? bias.data<T>() : nullptr;
   T* dx = image.data<T>();
+  if (winograd_applies(g)) return winograd_input_grad(g, dy, w, b, dx);
   const int64_t cin_g = g.in_channels / g.groups, cout_g = g.out_channels / g.groups;
   const int64_t K = cin_g * g.kernel_h * g.kernel_w;
   const int64_t in_plane = g.in_height * g.in_width, out_plane = g.out_height * g.out_width;
@@ -241,6 +245,7 @@ void weight_grad_typed(const Conv2dGeometry& g, const Tensor& image, const Tenso
   const T* x = image.data<T>();
   const T* dy = response.data<T>();
   T* dw = weight.data<T>();
+  if (winograd_applies(g)) return winograd_weight_grad(g, x, dy, dw);
   const int64_t cin_g = g.in_channels / g.groups, cout_g = g.out_channels / g.groups;
   const int64_t K = cin_g * g.kernel_h * g.kernel_w;
   const int64_t in_plane = g.in_height * g.in_width, out_plane = g.out_height * g.out_width;

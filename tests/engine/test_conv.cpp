@@ -1,6 +1,6 @@
 // conv2d and conv_transpose2d: forward values and both gradients against a direct 7-loop reference for
-// many configurations (f64, and f32 on ResNet-like shapes that take the tiled, pointwise and batch-parallel
-// paths), finite-difference gradient checks (also on non-contiguous inputs and of the gradients
+// many configurations (f64, and f32 on ResNet-like shapes that take the tiled, pointwise, batch-parallel and
+// Winograd paths), finite-difference gradient checks (also on non-contiguous inputs and of the gradients
 // themselves), argument errors.
 #include <omp.h>
 
@@ -157,6 +157,14 @@ const std::vector<ConvCase>& conv_cases() {
       {"asymmetric stride padding dilation", {2, 3, 9, 8}, {2, 3, 3, 2}, false,
        {.stride = {2, 3}, .padding = {1, 2}, .dilation = {2, 1}}},
       {"5x5 stride 3 padding 2 odd image", {1, 2, 11, 9}, {3, 2, 5, 5}, true, {.stride = {3, 3}, .padding = {2, 2}}},
+      // 3×3 stride 1 with ≥ 16 channels in and out: the Winograd path (engine/cpu/conv_winograd.h), with
+      // output sizes that leave partial 2×2 tiles at the bottom and right, every padding it takes, and a
+      // 1×1 output (one partial tile).
+      {"winograd padding 1 odd image", {2, 16, 7, 5}, {17, 16, 3, 3}, true, {.padding = {1, 1}}},
+      {"winograd no padding", {1, 16, 6, 9}, {16, 16, 3, 3}, false, {}},
+      {"winograd padding (2, 0)", {2, 18, 5, 4}, {16, 18, 3, 3}, true, {.padding = {2, 0}}},
+      {"winograd one-pixel output", {3, 16, 3, 3}, {16, 16, 3, 3}, true, {}},
+      {"winograd small", {1, 16, 3, 4}, {16, 16, 3, 3}, true, {.padding = {1, 1}}},
   };
   return cases;
 }
@@ -268,6 +276,26 @@ TEST_CASE("conv2d weight gradient does not depend on the thread count") {
   check_values(one, two, 1e-6);
 }
 
+TEST_CASE("conv2d on the winograd path gives bitwise the same values and gradients on 1 and 2 threads") {
+  const int threads = omp_get_max_threads();
+  Tensor x = random_tensor({3, 32, 11, 10}, 1, DType::f32), w = random_tensor({24, 32, 3, 3}, 2, DType::f32);
+  x.requires_grad_();
+  w.requires_grad_();
+  auto run = [&](int thread_count) {
+    omp_set_num_threads(thread_count);
+    x.zero_grad();
+    w.zero_grad();
+    const Tensor y = conv2d(x, w, {}, {.padding = {1, 1}});
+    sum(square(y)).backward();
+    return std::vector<std::vector<double>>{y.to_vector(), x.grad().to_vector(), w.grad().to_vector()};
+  };
+  const auto one = run(1), two = run(2);
+  omp_set_num_threads(threads);
+  CHECK(one[0] == two[0]);
+  CHECK(one[1] == two[1]);
+  CHECK(one[2] == two[2]);
+}
+
 TEST_CASE("conv_transpose2d forward matches the scatter reference") {
   struct Case {
     const char* name;
@@ -335,6 +363,12 @@ TEST_CASE("gradcheck: conv2d no bias asymmetric stride padding dilation") {
 }
 TEST_CASE("gradcheck: conv2d 5x5 stride 3 odd image") { gradcheck_conv2d(conv_case("5x5 stride 3 padding 2 odd image")); }
 
+TEST_CASE("gradcheck: conv2d 3x3 on the winograd path") { gradcheck_conv2d(conv_case("winograd small")); }
+TEST_CASE("gradcheck: conv2d winograd padding (2 and 0)") {
+  const ConvCase& c = conv_case("winograd padding (2, 0)");
+  auto f = [o = c.options](const Inputs& in) { return conv2d(in[0], in[1], in[2], o); };
+  CHECK_GRADCHECK(f, Inputs{random_input({1, 18, 4, 3}, 21), random_input(c.w, 22), random_input({c.w[0]}, 23)});
+}
 TEST_CASE("gradcheck: conv2d 3-D input") {
   CHECK_GRADCHECK([](const Inputs& in) { return conv2d(in[0], in[1], in[2], {.padding = {1, 1}}); },
                   Inputs({random_input({2, 5, 4}, 1), random_input({3, 2, 3, 3}, 2), random_input({3}, 3)}));

@@ -10,24 +10,17 @@
 #
 # usage: tools/experiments/ema_scaling_byol.sh [OUT] [EPOCHS] [override …]
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/lib.sh"
+repo=$experiment_repo
 out=${1:-$repo/experiments/ema_scaling_byol}
 epochs=${2:-7}
 shift $(( $# < 2 ? $# : 2 ))
 overrides=("$@")
-vireo=$repo/build/bin/vireo
+experiment_require experiment_ema_scaling_byol
 program=$repo/build/bin/experiment_ema_scaling_byol
-for binary in "$vireo" "$program"; do
-  [ -x "$binary" ] || { echo "ema_scaling_byol.sh: build first (make build): no $binary" >&2; exit 2; }
-done
 run() {  # run NAME BATCH RULE
-  local folder=$out/$1
-  if [ -f "$folder/metrics.jsonl" ] && grep -q '"linear_top1"' "$folder/metrics.jsonl"; then return; fi
-  local resume=false
-  [ -f "$folder/checkpoint.safetensors" ] && resume=true
-  "$vireo" train "$repo/training/recipes/ssl/byol.yaml" run.dir="$folder" run.resume=$resume \
-    data.batch_size="$2" scaling.ema_rule="$3" train.epochs="$epochs" eval.every_epochs=1 --progress lines \
-    "${overrides[@]}"
+  train_or_resume "$out/$1" "$repo/training/recipes/ssl/byol.yaml" data.batch_size="$2" scaling.ema_rule="$3" \
+    train.epochs="$epochs" "${overrides[@]}"
 }
 run b256 256 true
 run b64_rule 64 true

@@ -13,26 +13,20 @@
 #
 # usage: [BATCHES="32 256"] tools/experiments/er_small_batch.sh [OUT] [EPOCHS] [override …]
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/lib.sh"
+repo=$experiment_repo
 out=${1:-$repo/experiments/er_small_batch}
 epochs=${2:-2}
 shift $(( $# < 2 ? $# : 2 ))
 overrides=("$@")
 batches=${BATCHES:-32}
-vireo=$repo/build/bin/vireo
+experiment_require experiment_ssl_runs
 program=$repo/build/bin/experiment_ssl_runs
-for binary in "$vireo" "$program"; do
-  [ -x "$binary" ] || { echo "er_small_batch.sh: build first (make build): no $binary" >&2; exit 2; }
-done
 labels=()
 run() {  # run METHOD BATCH
-  local folder=$out/$1_b$2
-  labels+=(--run "$1, batch $2=$folder")
-  if [ -f "$folder/metrics.jsonl" ] && grep -q '"linear_top1"' "$folder/metrics.jsonl"; then return; fi
-  local resume=false
-  [ -f "$folder/checkpoint.safetensors" ] && resume=true
-  "$vireo" train "$repo/training/recipes/ssl/$1.yaml" run.dir="$folder" run.resume=$resume \
-    data.batch_size="$2" train.epochs="$epochs" eval.every_epochs=1 --progress lines "${overrides[@]}"
+  labels+=(--run "$1, batch $2=$out/$1_b$2")
+  train_or_resume "$out/$1_b$2" "$repo/training/recipes/ssl/$1.yaml" data.batch_size="$2" train.epochs="$epochs" \
+    "${overrides[@]}"
 }
 for batch in $batches; do
   for method in byol byol_er dino dino_er; do run "$method" "$batch"; done

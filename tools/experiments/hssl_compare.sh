@@ -12,23 +12,14 @@
 #
 # usage: tools/experiments/hssl_compare.sh [OUT] [override …]
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/lib.sh"
+repo=$experiment_repo
 out=${1:-$repo/experiments/hssl_compare}
 shift $(( $# < 1 ? $# : 1 ))
 overrides=("$@")
-vireo=$repo/build/bin/vireo
+experiment_require experiment_ssl_runs
 program=$repo/build/bin/experiment_ssl_runs
-for binary in "$vireo" "$program"; do
-  [ -x "$binary" ] || { echo "hssl_compare.sh: build first (make build): no $binary" >&2; exit 2; }
-done
-run() {  # run NAME RECIPE
-  local folder=$out/$1
-  if [ -f "$folder/metrics.jsonl" ] && grep -q '"linear_top1"' "$folder/metrics.jsonl"; then return; fi
-  local resume=false
-  [ -f "$folder/checkpoint.safetensors" ] && resume=true
-  "$vireo" train "$repo/training/recipes/ssl/$2.yaml" run.dir="$folder" run.resume=$resume eval.every_epochs=1 \
-    --progress lines "${overrides[@]}"
-}
+run() { train_or_resume "$out/$1" "$repo/training/recipes/ssl/$2.yaml" "${overrides[@]}"; }  # run NAME RECIPE
 run hssl hssl
 run hssl_ablation hssl_ablation
 run simclr_baseline simclr_hssl_baseline

@@ -9,11 +9,13 @@
 #include "engine/cpu/conv_winograd.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include "engine/cpu/gemm.h"
+#include "engine/error.h"
 #include "engine/cpu/parallel.h"
 
 namespace vireo::cpu {
@@ -332,6 +334,8 @@ void weight_grad_typed(const Conv2dGeometry& g, const T* image, const T* respons
   transform_filter_grad(du, K, C, weight);
 }
 
+std::atomic<int64_t> min_channels{kWinogradMinChannels};
+
 bool enabled_by_environment() {
   static const bool enabled = [] {
     const char* value = std::getenv("VIREO_WINOGRAD");
@@ -345,8 +349,15 @@ bool enabled_by_environment() {
 bool winograd_applies(const Conv2dGeometry& g) {
   return g.kernel_h == 3 && g.kernel_w == 3 && g.stride_h == 1 && g.stride_w == 1 && g.dilation_h == 1 &&
          g.dilation_w == 1 && g.groups == 1 && g.pad_h >= 0 && g.pad_h <= 2 && g.pad_w >= 0 && g.pad_w <= 2 &&
-         g.in_channels >= kWinogradMinChannels && g.out_channels >= kWinogradMinChannels && g.out_height > 0 &&
+         g.in_channels >= min_channels.load() && g.out_channels >= min_channels.load() && g.out_height > 0 &&
          g.out_width > 0 && enabled_by_environment();
+}
+
+int64_t winograd_min_channels() { return min_channels.load(); }
+
+void set_winograd_min_channels(int64_t channels) {
+  VIREO_CHECK(channels >= 1, "set_winograd_min_channels: needs at least 1 channel, got ", channels);
+  min_channels.store(channels);
 }
 
 void winograd_forward(const Conv2dGeometry& g, const float* image, const float* weight, const float* bias,

@@ -4,6 +4,10 @@
 // themselves), argument errors.
 #include <omp.h>
 
+#include <cstdlib>
+#include <string>
+
+#include "engine/cpu/conv_winograd.h"
 #include "gradcheck.h"
 
 using namespace vireo;
@@ -14,6 +18,16 @@ using vireo::testing::transposed_input;
 using Inputs = std::vector<Tensor>;
 
 namespace {
+
+// Lowers the Winograd path's channel threshold (64 by default) for a test's lifetime, so that small,
+// gradient-checkable filters of 16+ channels take it.
+struct WinogradFrom {
+  int64_t saved = cpu::winograd_min_channels();
+  explicit WinogradFrom(int64_t channels) { cpu::set_winograd_min_channels(channels); }
+  ~WinogradFrom() { cpu::set_winograd_min_channels(saved); }
+  WinogradFrom(const WinogradFrom&) = delete;
+  WinogradFrom& operator=(const WinogradFrom&) = delete;
+};
 
 // ---- the direct reference ----
 
@@ -157,7 +171,8 @@ const std::vector<ConvCase>& conv_cases() {
       {"asymmetric stride padding dilation", {2, 3, 9, 8}, {2, 3, 3, 2}, false,
        {.stride = {2, 3}, .padding = {1, 2}, .dilation = {2, 1}}},
       {"5x5 stride 3 padding 2 odd image", {1, 2, 11, 9}, {3, 2, 5, 5}, true, {.stride = {3, 3}, .padding = {2, 2}}},
-      // 3×3 stride 1 with ≥ 16 channels in and out: the Winograd path (engine/cpu/conv_winograd.h), with
+      // 3×3 stride 1 with ≥ 16 channels in and out: the Winograd path (engine/cpu/conv_winograd.h) once its
+      // threshold is lowered to 16 (as the tests that use these cases do), with
       // output sizes that leave partial 2×2 tiles at the bottom and right, every padding it takes, and a
       // 1×1 output (one partial tile).
       {"winograd padding 1 odd image", {2, 16, 7, 5}, {17, 16, 3, 3}, true, {.padding = {1, 1}}},
@@ -193,6 +208,7 @@ void gradcheck_conv2d(const ConvCase& c) {
 // ---- forward and backward values against the reference ----
 
 TEST_CASE("conv2d forward and both gradients match the direct reference for every configuration") {
+  const WinogradFrom winograd(16);  // the "winograd" cases take that path; the others have fewer channels
   int seed = 100;
   for (const ConvCase& c : conv_cases()) {
     INFO("case: ", c.name);
@@ -277,6 +293,7 @@ TEST_CASE("conv2d weight gradient does not depend on the thread count") {
 }
 
 TEST_CASE("conv2d on the winograd path gives bitwise the same values and gradients on 1 and 2 threads") {
+  const WinogradFrom winograd(16);
   const int threads = omp_get_max_threads();
   Tensor x = random_tensor({3, 32, 11, 10}, 1, DType::f32), w = random_tensor({24, 32, 3, 3}, 2, DType::f32);
   x.requires_grad_();
@@ -294,6 +311,26 @@ TEST_CASE("conv2d on the winograd path gives bitwise the same values and gradien
   CHECK(one[0] == two[0]);
   CHECK(one[1] == two[1]);
   CHECK(one[2] == two[2]);
+}
+
+TEST_CASE("the winograd path serves 3x3 stride-1 convolutions from 64 channels by default") {
+  CHECK(cpu::winograd_min_channels() == 64);
+  kernels::Conv2dGeometry g{.batch = 2, .in_channels = 64, .in_height = 8, .in_width = 8, .out_channels = 64,
+                            .out_height = 8, .out_width = 8, .kernel_h = 3, .kernel_w = 3, .pad_h = 1, .pad_w = 1};
+  const char* switch_value = std::getenv("VIREO_WINOGRAD");
+  const bool environment_allows = switch_value == nullptr || std::string(switch_value) != "0";
+  CHECK(cpu::winograd_applies(g) == environment_allows);
+  kernels::Conv2dGeometry thin = g;
+  thin.in_channels = 32;
+  CHECK_FALSE(cpu::winograd_applies(thin));
+  kernels::Conv2dGeometry strided = g;
+  strided.stride_h = strided.stride_w = 2;
+  strided.out_height = strided.out_width = 4;
+  CHECK_FALSE(cpu::winograd_applies(strided));
+  kernels::Conv2dGeometry grouped = g;
+  grouped.groups = 2;
+  CHECK_FALSE(cpu::winograd_applies(grouped));
+  check_error([] { cpu::set_winograd_min_channels(0); }, {"at least 1 channel"});
 }
 
 TEST_CASE("conv_transpose2d forward matches the scatter reference") {
@@ -363,8 +400,12 @@ TEST_CASE("gradcheck: conv2d no bias asymmetric stride padding dilation") {
 }
 TEST_CASE("gradcheck: conv2d 5x5 stride 3 odd image") { gradcheck_conv2d(conv_case("5x5 stride 3 padding 2 odd image")); }
 
-TEST_CASE("gradcheck: conv2d 3x3 on the winograd path") { gradcheck_conv2d(conv_case("winograd small")); }
+TEST_CASE("gradcheck: conv2d 3x3 on the winograd path") {
+  const WinogradFrom winograd(16);
+  gradcheck_conv2d(conv_case("winograd small"));
+}
 TEST_CASE("gradcheck: conv2d winograd padding (2 and 0)") {
+  const WinogradFrom winograd(16);
   const ConvCase& c = conv_case("winograd padding (2, 0)");
   auto f = [o = c.options](const Inputs& in) { return conv2d(in[0], in[1], in[2], o); };
   CHECK_GRADCHECK(f, Inputs{random_input({1, 18, 4, 3}, 21), random_input(c.w, 22), random_input({c.w[0]}, 23)});

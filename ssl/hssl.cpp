@@ -47,14 +47,22 @@ Tensor hssl_fibers(models::Backbone& backbone, const Tensor& images, HsslFibers 
 
 Tensor hssl_fiber_loss(const Tensor& fibers, const std::vector<int64_t>& first, const std::vector<int64_t>& second,
                        nn::Module* projector, double temperature) {
+  return hssl_fiber_loss(fibers, fibers, first, second, projector, temperature);
+}
+
+Tensor hssl_fiber_loss(const Tensor& first_fibers, const Tensor& second_fibers, const std::vector<int64_t>& first,
+                       const std::vector<int64_t>& second, nn::Module* projector, double temperature) {
+  const Tensor& fibers = first_fibers;
   VIREO_CHECK(fibers.defined() && fibers.dim() == 3 && fibers.size(2) >= 2, "hssl_fiber_loss: expects fibers "
               "[N, D, K] with K ≥ 2 fibers per image, got ", describe(fibers));
+  VIREO_CHECK(second_fibers.defined() && second_fibers.shape() == fibers.shape(), "hssl_fiber_loss: the two views' "
+              "fibers must have one shape, got ", describe(fibers), " and ", describe(second_fibers));
   const int64_t n = fibers.size(0), features = fibers.size(1), count = fibers.size(2);
   VIREO_CHECK(static_cast<int64_t>(first.size()) == n && static_cast<int64_t>(second.size()) == n,
               "hssl_fiber_loss: one fiber pair per image: ", n, " images, ", first.size(), " and ", second.size(),
               " indices");
   // index [N, D, 1] holding fiber g(n) in every row of image n, for gather along K.
-  auto pick = [&](const std::vector<int64_t>& chosen) {
+  auto pick = [&](const Tensor& source, const std::vector<int64_t>& chosen) {
     std::vector<double> index(n * features);
     for (int64_t i = 0; i < n; ++i) {
       VIREO_CHECK(chosen[i] >= 0 && chosen[i] < count, "hssl_fiber_loss: fiber index ", chosen[i], " of image ", i,
@@ -62,11 +70,11 @@ Tensor hssl_fiber_loss(const Tensor& fibers, const std::vector<int64_t>& first, 
       std::fill(index.begin() + i * features, index.begin() + (i + 1) * features, static_cast<double>(chosen[i]));
     }
     const Tensor index_tensor =
-        Tensor::from_vector(index, {n, features, 1}, {.dtype = DType::i64, .device = fibers.device()});
-    const Tensor picked = gather(fibers, 2, index_tensor).squeeze(2);
+        Tensor::from_vector(index, {n, features, 1}, {.dtype = DType::i64, .device = source.device()});
+    const Tensor picked = gather(source, 2, index_tensor).squeeze(2);
     return projector ? (*projector)(picked) : picked;
   };
-  return nt_xent_loss(pick(first), pick(second), temperature);
+  return nt_xent_loss(pick(first_fibers, first), pick(second_fibers, second), temperature);
 }
 
 Hssl::Hssl(const BackboneFactory& make_backbone, HsslOptions options) : options(options) {
@@ -82,21 +90,38 @@ StepOutput Hssl::forward(const Views& views, int64_t samples_seen) {
   VIREO_CHECK(!views.images.empty(), "Hssl: needs at least one view");
   // The pairs are a pure function of (seed, samples_seen): one Philox key per step.
   Generator generator(options.seed ^ (static_cast<uint64_t>(samples_seen) * 0x9E3779B97F4A7C15ull));
-  Tensor total;
-  for (const Tensor& images : views.images) {
+  auto fibers_of = [&](const Tensor& images) {
     const Tensor fibers = hssl_fibers(*backbone_module, images, options.fibers);
-    const int64_t n = fibers.size(0), count = fibers.size(2);
-    VIREO_CHECK(count >= 2, "Hssl: the feature map has only ", count, " fiber per image (", describe(images),
-                " in); use larger images or fewer downsampling stages");
-    std::vector<int64_t> first(n), second(n);
+    VIREO_CHECK(fibers.size(2) >= 2, "Hssl: the feature map has only ", fibers.size(2), " fiber per image (",
+                describe(images), " in); use larger images or fewer downsampling stages");
+    return fibers;
+  };
+  // g₁ uniform over the K fibers, g₂ uniform over the other K − 1.
+  auto draw_pairs = [&](int64_t n, int64_t count, std::vector<int64_t>& first, std::vector<int64_t>& second) {
+    first.resize(n);
+    second.resize(n);
     for (int64_t i = 0; i < n; ++i) {
       first[i] = static_cast<int64_t>(generator.below(count));
       second[i] = (first[i] + 1 + static_cast<int64_t>(generator.below(count - 1))) % count;  // ≠ first
     }
+  };
+  std::vector<int64_t> first, second;
+  StepOutput out;
+  if (options.pairs_across_views) {
+    VIREO_CHECK(views.images.size() == 2, "Hssl: pairs across views takes exactly 2 views, got ", views.images.size());
+    const Tensor a = fibers_of(views.images[0]), b = fibers_of(views.images[1]);
+    draw_pairs(a.size(0), a.size(2), first, second);
+    out.loss = hssl_fiber_loss(a, b, first, second, projector.get(), options.temperature);
+    out.metrics["loss"] = out.loss.item();
+    return out;
+  }
+  Tensor total;
+  for (const Tensor& images : views.images) {
+    const Tensor fibers = fibers_of(images);
+    draw_pairs(fibers.size(0), fibers.size(2), first, second);
     const Tensor loss = hssl_fiber_loss(fibers, first, second, projector.get(), options.temperature);
     total = total.defined() ? add(total, loss) : loss;
   }
-  StepOutput out;
   out.loss = mul(total, 1.0 / static_cast<double>(views.images.size()));
   out.metrics["loss"] = out.loss.item();
   return out;

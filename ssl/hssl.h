@@ -19,6 +19,12 @@
 //   L = NT-Xent(z_a, z_b; τ)   (nt_xent.h: the pair's other fiber is the positive, the fibers of the
 //                               other images in the batch are the negatives)
 // Defaults: τ = 0.1, projector 2048 → 128 (as SimCLR).
+//
+// pairs_across_views (recipe `method.pairs: across_views`, exactly 2 views): a_n is fiber g₁ of image n in
+// the first view and b_n fiber g₂ of the same image in the second, so a pair differs by the input
+// augmentations between the views as well as by the group element — the paper's combination of H-SSL with
+// the usual augmentations. The default (`within_view`) takes both fibers from one view: with rotation fibers
+// a pair then differs by a 90° turn alone.
 #pragma once
 
 #include <memory>
@@ -37,6 +43,7 @@ struct HsslOptions {
   int64_t projection_features = 128;
   double temperature = kSimclrTemperature;
   uint64_t seed = 0;  // the stream that draws the fiber pairs
+  bool pairs_across_views = false;
 };
 
 // The K fibers of every image of a batch: [N, D, K] (see above). rotation needs a P4ResNet; translation
@@ -46,12 +53,17 @@ Tensor hssl_fibers(models::Backbone& backbone, const Tensor& images, HsslFibers 
 // fibers [N, D, K]; first, second: one fiber index per image.
 Tensor hssl_fiber_loss(const Tensor& fibers, const std::vector<int64_t>& first, const std::vector<int64_t>& second,
                        nn::Module* projector, double temperature);
+// The same with fiber first[n] taken from first_fibers and second[n] from second_fibers (two views of the
+// same images, both [N, D, K]).
+Tensor hssl_fiber_loss(const Tensor& first_fibers, const Tensor& second_fibers, const std::vector<int64_t>& first,
+                       const std::vector<int64_t>& second, nn::Module* projector, double temperature);
 
 class Hssl : public Method {
  public:
   Hssl(const BackboneFactory& make_backbone, HsslOptions options);
 
-  StepOutput forward(const Views& views, int64_t samples_seen) override;  // one or more views
+  // One or more views; exactly two with pairs_across_views.
+  StepOutput forward(const Views& views, int64_t samples_seen) override;
   std::vector<std::pair<std::string, Tensor>> trainable_parameters() const override;  // "backbone.…", "projector.…"
   models::Backbone& backbone() override { return *backbone_module; }
 

@@ -98,6 +98,7 @@ HsslOptions read_hssl(const training::ConfigSection& method, const training::Con
   o.projection_features = read_positive(method, "projection_features", o.projection_features);
   o.temperature = read_positive(method, "temperature", o.temperature);
   o.seed = static_cast<uint64_t>(method.get("seed", static_cast<int64_t>(recipe.run.seed)));
+  o.pairs_across_views = method.choice("pairs", "within_view", {"within_view", "across_views"}) == "across_views";
   // Rotation fibers are the group axis of a p4 network (its ablation has the same axis, unpermuted);
   // translation fibers are the spatial positions of any ResNet's last feature map.
   const std::string& model = recipe.model.name;
@@ -177,10 +178,10 @@ std::shared_ptr<const MethodRecipe> read_method_recipe(const training::ConfigSec
     if (er) o.er = read_vmf(method);
   }
   // The views the method takes: two global crops and any local ones for DINO; one or more for H-SSL (its
-  // positives are fibers of one view); two for the others.
+  // positives are fibers of one view), exactly two when its pairs are across views; two for the others.
   const size_t views = recipe.data.views.size();
   const size_t least = out->name == "hssl" ? 1 : 2;
-  const bool open_ended = is_dino(out->name) || out->name == "hssl";
+  const bool open_ended = is_dino(out->name) || (out->name == "hssl" && !out->hssl.pairs_across_views);
   if (open_ended ? views < least : views != 2)
     data.fail_at("views", "method " + out->name + " takes " +
                               (open_ended ? std::to_string(least) + " or more views" : std::string("exactly 2 views")) +

@@ -68,6 +68,30 @@ TEST_CASE("hssl: the fiber loss matches a hand-computed value") {
   check_error([&] { ssl::hssl_fiber_loss(fibers, {0, 2}, {1, 1}, nullptr, 0.5); }, {"hssl_fiber_loss", "2", "[0, 2)"});
 }
 
+TEST_CASE("hssl: the two-view fiber loss picks each pair's fibers from their own views") {
+  // With both views equal it is the one-view loss; with different views it is NT-Xent of the fibers picked
+  // from each, gathered here by hand.
+  const Tensor first = Tensor::from_vector({1, 0, 0, 1, -1, 0, 0, -1}, {2, 2, 2}, {.dtype = DType::f64});
+  const Tensor second = Tensor::from_vector({0.5, 2, -1, 0.25, 3, -2, 1, 0}, {2, 2, 2}, {.dtype = DType::f64});
+  CHECK(ssl::hssl_fiber_loss(first, first, {0, 1}, {1, 0}, nullptr, 0.5).item() ==
+        ssl::hssl_fiber_loss(first, {0, 1}, {1, 0}, nullptr, 0.5).item());
+  // Image 0: fiber 0 of the first view (1, 0), fiber 1 of the second (2, 0.25); image 1: fiber 1 of the
+  // first (0, −1), fiber 0 of the second (3, 1).
+  const Tensor a = Tensor::from_vector({1, 0, 0, -1}, {2, 2}, {.dtype = DType::f64});
+  const Tensor b = Tensor::from_vector({2, 0.25, 3, 1}, {2, 2}, {.dtype = DType::f64});
+  CHECK(ssl::hssl_fiber_loss(first, second, {0, 1}, {1, 0}, nullptr, 0.4).item() ==
+        doctest::Approx(ssl::nt_xent_loss(a, b, 0.4).item()).epsilon(1e-12));
+  check_error([&] { ssl::hssl_fiber_loss(first, second.narrow(0, 0, 1), {0, 1}, {1, 0}, nullptr, 0.4); },
+              {"hssl_fiber_loss", "one shape"});
+}
+
+TEST_CASE("hssl: gradient check in f64 through the two-view fiber loss") {
+  std::vector<Tensor> inputs = {random_input({3, 2, 4}, 5), random_input({3, 2, 4}, 6)};
+  CHECK_GRADCHECK(
+      [](const std::vector<Tensor>& in) { return ssl::hssl_fiber_loss(in[0], in[1], {0, 3, 2}, {1, 1, 0}, nullptr, 0.3); },
+      inputs);
+}
+
 TEST_CASE("hssl: gradient check in f64 through the fiber loss") {
   std::vector<Tensor> inputs = {random_input({4, 3, 5}, 1)};
   CHECK_GRADCHECK(
@@ -109,6 +133,37 @@ TEST_CASE("hssl: the method trains with rotation fibers and with its non-equivar
     INFO("first loss ", losses.front(), ", last ", losses.back());
     CHECK(losses.back() < 0.8 * losses.front());
   }
+}
+
+TEST_CASE("hssl: pairs across two views take one fiber from each view and train") {
+  Generator g(7);
+  const Tensor images = randn({8, 1, 8, 8}, {}, &g), other = randn({8, 1, 8, 8}, {}, &g);
+  const ssl::HsslOptions within{.fibers = ssl::HsslFibers::rotation, .hidden_features = 32, .projection_features = 16};
+  ssl::HsslOptions across_options = within;
+  across_options.pairs_across_views = true;
+  manual_seed(8);
+  ssl::Hssl one_view(p4_resnet(true), within);
+  manual_seed(8);
+  ssl::Hssl across(p4_resnet(true), across_options);
+  // Two copies of one view draw the same pairs from the same fibers: the one-view loss.
+  CHECK(across.forward({.images = {images, images}}, 3).loss.item() ==
+        doctest::Approx(one_view.forward({.images = {images}}, 3).loss.item()).epsilon(1e-6));
+  // Different views give a different loss; one view is refused.
+  CHECK(across.forward({.images = {images, other}}, 3).loss.item() !=
+        doctest::Approx(one_view.forward({.images = {images}}, 3).loss.item()).epsilon(1e-3));
+  check_error([&] { across.forward({.images = {images}}, 3); }, {"Hssl", "exactly 2 views"});
+  // It learns: the loss of a fixed pair of views falls.
+  optim::SGD optimizer(values(across.trainable_parameters()), {.lr = 0.05, .momentum = 0.9});
+  std::vector<double> losses;
+  for (int step = 0; step < 10; ++step) {
+    optimizer.zero_grad();
+    ssl::StepOutput out = across.forward({.images = {images, models::rotate_quarter_turns(images, 1)}}, 0);
+    losses.push_back(out.loss.item());
+    out.loss.backward();
+    optimizer.step();
+  }
+  INFO("first loss ", losses.front(), ", last ", losses.back());
+  CHECK(losses.back() < 0.8 * losses.front());
 }
 
 TEST_CASE("hssl: translation fibers of a ResNet train and the pairs follow samples_seen") {

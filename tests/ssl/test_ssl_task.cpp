@@ -204,6 +204,10 @@ TEST_CASE("ssl task: bad method sections and views are refused naming the key an
   one_view.erase(one_view.find("    - transforms"), one_view.find("\n", one_view.find("    - transforms")) + 1 -
                                                      one_view.find("    - transforms"));
   check_error([&] { parse(one_view); }, {"data.views", "exactly 2 views", "lists 1"});
+  // H-SSL takes one view, but exactly two when its pairs are across views; a bad pairs value names the choices.
+  const std::string hssl = tiny_ssl_recipe("/tmp/unused", "hssl");
+  check_error([&] { parse(hssl, {"method.pairs=across_views"}); }, {"data.views", "exactly 2 views", "lists 1"});
+  check_error([&] { parse(hssl, {"method.pairs=between"}); }, {"method.pairs", "within_view", "across_views"});
   // No method section at all; and the method keeps its own EMA, so train.ema is refused.
   std::string no_method = recipe;
   no_method.erase(no_method.find("method:"), no_method.find("\n", no_method.find("method:")) + 1 - no_method.find("method:"));
@@ -224,7 +228,7 @@ TEST_CASE("ssl task: every recipe under training/recipes/ssl reads and names its
       {"byol", {"byol", 2}},     {"byol_er", {"byol_er", 2}},     {"simclr", {"simclr", 2}},
       {"simclr_er", {"simclr_er", 2}}, {"dino", {"dino", 4}},     {"dino_er", {"dino_er", 4}},
       {"duet", {"duet", 2}},     {"hssl", {"hssl", 1}},           {"hssl_ablation", {"hssl", 1}},
-      {"simclr_hssl_baseline", {"simclr", 2}}};
+      {"simclr_hssl_baseline", {"simclr", 2}}, {"hssl_views", {"hssl", 2}}};
   const std::filesystem::path folder = std::string(VIREO_SOURCE_DIR) + "/training/recipes/ssl";
   size_t files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(folder)) {
@@ -240,6 +244,7 @@ TEST_CASE("ssl task: every recipe under training/recipes/ssl reads and names its
     CHECK(read->name == expected.at(stem).method);
     CHECK(recipe.data.views.size() == expected.at(stem).views);
     CHECK(recipe.scaling.kappa == doctest::Approx(1.0));
+    CHECK(read->hssl.pairs_across_views == (stem == "hssl_views"));
   }
   CHECK(files == expected.size());
 }

@@ -5,9 +5,11 @@
 #   hssl_ablation    hssl_ablation.yaml: the same network with ordinary convolutions (fibers no rotation permutes)
 #   simclr_baseline  simclr_hssl_baseline.yaml: SimCLR with 90° turns applied to the input (two passes per
 #                    image, so 3 epochs to H-SSL's 6: equal backbone compute)
+#   hssl_views       hssl_views.yaml: H-SSL with one fiber from each of two augmented views (the paper's
+#                    H-SSL + augmentations; two passes per image, 3 epochs)
 # experiment_ssl_runs then tabulates the kNN per epoch and each run's linear probe against its floor.
 #
-# ≈ 3 × 35 min on the idle 2-core machine. A run whose folder already holds a finished metrics.jsonl (with
+# ≈ 4 × 35 min on the idle 2-core machine. A run whose folder already holds a finished metrics.jsonl (with
 # linear_top1) is skipped, an interrupted one resumed. Extra arguments are recipe overrides for every run.
 #
 # usage: tools/experiments/hssl_compare.sh [OUT] [override …]
@@ -23,8 +25,10 @@ run() { train_or_resume "$out/$1" "$repo/training/recipes/ssl/$2.yaml" "${overri
 run hssl hssl
 run hssl_ablation hssl_ablation
 run simclr_baseline simclr_hssl_baseline
+run hssl_views hssl_views
 mkdir -p "$repo/docs/figures"
 "$program" --title "Experiment 5: H-SSL vs its ablation vs augmentation SimCLR (p4_resnet, width 8)" \
   --run "H-SSL (rotation fibers)=$out/hssl" --run "H-SSL ablation (no equivariance)=$out/hssl_ablation" \
   --run "SimCLR, 90° turns on the input=$out/simclr_baseline" \
+  --run "H-SSL, fibers across two augmented views=$out/hssl_views" \
   --summary "$out/summary.json" --figure "$repo/docs/figures/hssl_compare.svg"

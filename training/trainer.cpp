@@ -313,9 +313,22 @@ double Trainer::train_step(const data::Batch& host_batch) {
     value *= share;
     communicator_.all_reduce_sum(&value, 1, DType::f64);
   }
-  if (!std::isfinite(value))
-    fail("training diverged: the loss is ", value, " at step ", position_.step + 1,
-         " (try a lower optimizer.lr, or train.grad_clip)");
+  if (!std::isfinite(value)) {
+    // Without f16, an inf or NaN loss is divergence. With f16 it is usually an activation that overflowed
+    // f16's range (65504) in the forward pass: the step is skipped like one whose gradients overflowed —
+    // no backward, no optimizer step, the data and the schedule move on — unless it keeps happening.
+    if (!loss_scaler_)
+      fail("training diverged: the loss is ", value, " at step ", position_.step + 1,
+           " (try a lower optimizer.lr, or train.grad_clip)");
+    if (++non_finite_losses_in_a_row_ > kMostNonFiniteLossesInARow)
+      fail("training diverged: the loss is ", value, " at step ", position_.step + 1, " and at the ",
+           kMostNonFiniteLossesInARow, " steps before it, with run.autocast: f16 (an f16 overflow in the forward "
+           "pass that persists: try run.autocast: bf16, a lower optimizer.lr, or train.grad_clip)");
+    loss_scaler_->skip_step();
+    scheduler_->advance(batch.global_size);
+    return value;
+  }
+  non_finite_losses_in_a_row_ = 0;
   optimizer_->zero_grad();
   // With f16 the backward starts from loss × S (the loss scaler's S) so that small gradients survive f16.
   const Tensor backward_from = loss_scaler_ ? loss_scaler_->scale(loss) : loss;
@@ -398,15 +411,19 @@ TrainingSummary Trainer::run() {
       position_.batch += 1;
       position_.step += 1;
       position_.samples_seen += batch.global_size;
-      loss_sum_ += loss;
-      loss_count_ += 1;
+      if (std::isfinite(loss)) {  // a step skipped for an f16 overflow has no loss to average
+        loss_sum_ += loss;
+        loss_count_ += 1;
+      }
       window_samples += batch.global_size;
 
       const double epoch_progress =
           static_cast<double>(epoch) + static_cast<double>(position_.batch) / static_cast<double>(per_epoch);
       const double images_per_second = static_cast<double>(window_samples) / std::max(seconds_since(window_start), 1e-9);
       if (position_.step % run.log_every == 0 || position_.batch == per_epoch) {
-        Metrics line = {{"loss", loss_sum_ / static_cast<double>(loss_count_)}, {"lr", lr}, {"img_per_s", images_per_second}};
+        // NaN (null in metrics.jsonl) when every step of the window was skipped.
+        const double mean_loss = loss_count_ > 0 ? loss_sum_ / static_cast<double>(loss_count_) : std::nan("");
+        Metrics line = {{"loss", mean_loss}, {"lr", lr}, {"img_per_s", images_per_second}};
         for (const auto& entry : task_->step_metrics()) line.push_back(entry);  // the latest step's
         if (loss_scaler_) {
           line.emplace_back("loss_scale", loss_scaler_->current_scale());

@@ -119,12 +119,15 @@ class Trainer {
   // run.autocast: f16 only: the dynamic loss scaler (engine/optim/grad_scaler.h); its scale and growth count
   // go into checkpoints, and log lines carry the scale and the steps it skipped.
   std::unique_ptr<optim::GradScaler> loss_scaler_;
+  // With the loss scaler, a step whose loss overflowed in f16 is skipped; this many in a row is divergence.
+  static constexpr int64_t kMostNonFiniteLossesInARow = 10;
+  int64_t non_finite_losses_in_a_row_ = 0;
   std::unique_ptr<TrainingTask> task_;
   std::unique_ptr<dist::GradientReducer> gradient_reducer_;  // with more than one rank
   std::vector<Evaluator> evaluators_;
   std::unique_ptr<MetricsLog> log_;
   TrainingPosition position_;
-  // The losses since the last log line (their sum in f64, and how many), so that a line's "loss" is
+  // The finite losses since the last log line (their sum in f64, and how many), so that a line's "loss" is
   // their mean — kept in checkpoints so a resumed run prints the same mean.
   double loss_sum_ = 0.0;
   int64_t loss_count_ = 0;

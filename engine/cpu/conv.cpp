@@ -25,6 +25,7 @@
 #include "engine/cpu/dtype_support.h"
 #include "engine/cpu/gemm.h"
 #include "engine/cpu/parallel.h"
+#include "engine/cpu/scratch.h"
 #include "engine/kernels/conv.h"
 
 namespace vireo::cpu {
@@ -34,14 +35,6 @@ using kernels::Conv2dGeometry;
 
 // 1 MiB of f32: the column tile and the GEMM's packed panels stay within the 1 MiB L2 and the shared L3.
 constexpr int64_t kColumnBudget = int64_t{1} << 18;
-
-// A buffer owned by the calling thread and reused by every call: no allocation in the steady state.
-template <class T>
-T* thread_scratch(int64_t elements) {
-  thread_local std::vector<T> buffer;
-  if (static_cast<int64_t>(buffer.size()) < elements) buffer.resize(static_cast<size_t>(elements));
-  return buffer.data();
-}
 
 // Output rows per column tile so that rows·K·OW stays within the budget (at least one row), spread evenly
 // over the tiles so that the last one is not a sliver that the GEMM runs slowly.

@@ -17,6 +17,7 @@
 #include "engine/cpu/gemm.h"
 #include "engine/error.h"
 #include "engine/cpu/parallel.h"
+#include "engine/cpu/scratch.h"
 
 namespace vireo::cpu {
 namespace {
@@ -84,15 +85,12 @@ void for_each_tile_run(const Tiling& tiles, int64_t first, int64_t count, Body&&
   }
 }
 
-// Per-thread buffers reused across calls, one per slot (uninitialized contents): no allocation and no
-// zeroing in the steady state. Slot 0 is the transforms' row scratch, the others the calling thread's U, V,
-// M and turned filters.
+// The per-thread buffers (scratch.h) each kernel holds at once: the transforms' row scratch, and the calling
+// thread's U, V, M and turned filters.
 enum Slot { kRows, kFilters, kPatches, kProducts, kTurned };
 template <class T, Slot slot = kRows>
 T* scratch(int64_t elements) {
-  thread_local std::vector<T> buffer;
-  if (static_cast<int64_t>(buffer.size()) < elements) buffer.resize(static_cast<size_t>(elements));
-  return buffer.data();
+  return thread_scratch<T, slot>(elements);
 }
 
 // V[ξ][c][t − first] = (Bᵀ d B)[ξ] for the 4×4 input patch d of tile t and channel c, tiles [first, first + count).
@@ -311,6 +309,9 @@ void input_grad_typed(const Conv2dGeometry& g, const T* response, const T* weigh
   forward_typed(adjoint, response, turned, bias, image);
 }
 
+// dU[ξ] = Σ_t dM[ξ][·][t] V[ξ][·][t]ᵀ, then dW = Gᵀ dU G. V is transformed again from the saved input rather
+// than kept from the forward pass: keeping it would hold 4× the input (16 points per 2×2 output tile) from
+// the forward to the backward, while transforming it costs about 1/K of the GEMM that reads it.
 template <class T>
 void weight_grad_typed(const Conv2dGeometry& g, const T* image, const T* response, T* weight) {
   const int64_t C = g.in_channels, K = g.out_channels;

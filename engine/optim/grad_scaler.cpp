@@ -60,6 +60,12 @@ bool GradScaler::step(Optimizer& optimizer) {
   return true;
 }
 
+void GradScaler::skip_step() {
+  VIREO_CHECK(!unscaled_, "GradScaler::skip_step: the gradients were already unscaled this step (a step "
+                          "skipped before its backward pass has none)");
+  ++state_.skipped_steps;
+}
+
 void GradScaler::update() {
   VIREO_CHECK(unscaled_, "GradScaler::update: no gradients were unscaled this step (call step() first)");
   if (found_non_finite_) {

@@ -63,6 +63,11 @@ class GradScaler {
   // and starts the next step. Call after step().
   void update();
 
+  // In place of unscale_/step/update for a step whose loss itself came out inf or NaN (an f16 overflow in
+  // the forward pass, before any backward): counts it among the skipped steps. S and the count of good
+  // steps stay as they are — S only scales the backward pass, so it had no part in the overflow.
+  void skip_step();
+
   double current_scale() const { return state_.scale; }
   // Whether the gradients unscaled this step held an inf or NaN (false before unscale_).
   bool found_non_finite() const { return found_non_finite_; }

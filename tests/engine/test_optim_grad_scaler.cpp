@@ -1,7 +1,8 @@
 // Dynamic loss scaling (engine/optim/grad_scaler.h): the scaled loss's gradients are S times the plain
 // ones and unscale back to them exactly (S a power of two); a step whose gradients hold an inf or NaN is
 // skipped — parameters and optimizer state untouched — and halves S; growth_interval good steps in a row
-// double it; a scaled SGD run on f32 follows the unscaled run; the state round-trips; bad options and calls
+// double it; a step skipped for an overflowing loss (skip_step) is counted and
+// leaves S alone; a scaled SGD run on f32 follows the unscaled run; the state round-trips; bad options and calls
 // out of order are refused by name.
 #include <cmath>
 #include <limits>
@@ -79,6 +80,26 @@ TEST_CASE("grad scaler: growth_interval good steps in a row double the scale and
   }
   CHECK(scales == std::vector<double>{8, 8, 16, 16, 4, 4, 4, 8});
   CHECK(scaler.skipped_steps() == 1);
+}
+
+TEST_CASE("grad scaler: a step skipped for an overflowing loss counts as skipped and leaves the scale and the good-step count") {
+  GradScaler scaler({.init_scale = 8.0, .growth_interval = 3});
+  Tensor p = param_with_grad({1.0});
+  SGD sgd({p}, {.lr = 0.5});
+  CHECK(scaler.step(sgd));  // one good step
+  scaler.update();
+  scaler.skip_step();  // the loss was inf: no backward, no unscale_, no update
+  CHECK(scaler.skipped_steps() == 1);
+  CHECK(scaler.current_scale() == 8.0);
+  CHECK(scaler.state().growth_tracker == 1);
+  for (int i = 0; i < 2; ++i) {  // two more good steps complete the interval
+    CHECK(scaler.step(sgd));
+    scaler.update();
+  }
+  CHECK(scaler.current_scale() == 16.0);
+  // Once this step's gradients were unscaled, it is too late to skip it before its backward pass.
+  scaler.unscale_(sgd);
+  check_error([&] { scaler.skip_step(); }, {"skip_step", "already unscaled"});
 }
 
 TEST_CASE("grad scaler: a loss-scaled SGD run with clipping follows the unscaled run step for step") {

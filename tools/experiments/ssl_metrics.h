@@ -61,12 +61,17 @@ inline SslRunMetrics read_ssl_run(const std::filesystem::path& folder, const std
   return run;
 }
 
-// "12.34" (a fraction as percent), or "-" when there is no value.
-inline std::string percent(const std::optional<double>& value) {
+// The value printed with a printf format ("%.4g"), or "-" when there is none.
+inline std::string formatted(const std::optional<double>& value, const char* format) {
   if (!value) return "-";
   char text[32];
-  std::snprintf(text, sizeof text, "%.2f", 100.0 * *value);
+  std::snprintf(text, sizeof text, format, *value);
   return text;
+}
+
+// "12.34" (a fraction as percent), or "-" when there is no value.
+inline std::string percent(const std::optional<double>& value) {
+  return formatted(value ? std::optional<double>(100.0 * *value) : std::nullopt, "%.2f");
 }
 
 }  // namespace vireo::experiments

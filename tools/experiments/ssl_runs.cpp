@@ -21,6 +21,7 @@
 
 namespace {
 
+using vireo::experiments::formatted;
 using vireo::experiments::percent;
 
 struct LabelledRun {
@@ -33,13 +34,6 @@ std::optional<double> median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   const size_t middle = values.size() / 2;
   return values.size() % 2 == 1 ? values[middle] : 0.5 * (values[middle - 1] + values[middle]);
-}
-
-std::string fixed(const std::optional<double>& value, const char* format) {
-  if (!value) return "-";
-  char text[32];
-  std::snprintf(text, sizeof text, format, *value);
-  return text;
 }
 
 nlohmann::json optional_json(const std::optional<double>& value) {
@@ -86,7 +80,7 @@ int main(int argc, char** argv) {
       const std::optional<double> speed = median(m.images_per_second);
       std::printf("| %s | %s%s | %s | %s | %s | %s | %s |\n", run.label.c_str(), curve.c_str(),
                   m.linear ? "" : " (unfinished)", percent(m.linear).c_str(), percent(m.floor).c_str(),
-                  percent(margin).c_str(), fixed(m.last_loss, "%.4g").c_str(), fixed(speed, "%.0f").c_str());
+                  percent(margin).c_str(), formatted(m.last_loss, "%.4g").c_str(), formatted(speed, "%.0f").c_str());
       summary["runs"].push_back({{"label", run.label}, {"folder", run.folder}, {"epochs", m.epochs},
                                  {"knn_top1", m.knn}, {"linear_top1", optional_json(m.linear)},
                                  {"floor_linear_top1", optional_json(m.floor)},

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "gradcheck.h"
 #include "parity.h"
 #include "ssl/ssl_task.h"
 #include "ssl/tiny_ssl_recipes.h"
@@ -27,6 +28,7 @@
 namespace vireo {
 namespace {
 
+using testing::check_error;
 using testing::metric_column;
 using testing::TempFolder;
 using training::TrainingSummary;
@@ -111,9 +113,30 @@ TEST_CASE("cuda recipes: an f16 autocast ViT run with its loss scaler stays near
   REQUIRE(!scales.empty());
   CHECK(skipped.size() == scales.size());
   for (size_t i = 0; i < scales.size(); ++i) {
-    // Each skipped step halved the scale once.
+    // Each skipped step (an overflowing gradient: no loss overflows here) halved the scale once.
     CHECK(scales[i] == std::ldexp(65536.0, -static_cast<int>(skipped[i])));
   }
+}
+
+TEST_CASE("cuda recipes: an f16 run whose forward pass overflows skips those steps and stops as diverged after ten in a row") {
+  VIREO_REQUIRE_GPU();
+  TempFolder folder("cuda_recipes_f16_overflow");
+  // Inputs of about 1e7 (normalize with std 1e-7): beyond f16's largest finite value (65504), so the autocast
+  // forward pass turns them into inf and every loss is inf or NaN — a skipped step each (not a divergence
+  // at the first), until the eleventh in a row. bf16 has f32's range: the same data train there.
+  const auto recipe = [&](const std::string& dir) {
+    std::string text = testing::tiny_vit_recipe(dir, 1);
+    const std::string anchor = "  workers: 2\n";
+    text.replace(text.find(anchor), anchor.size(), anchor + "  train_transforms:\n    - {name: normalize, mean: 0.0, std: 1e-7}\n");
+    return text;
+  };
+  // Batches of 4: 15 steps in the epoch, so the eleventh comes before any evaluation.
+  check_error([&] { train_text(recipe(folder / "f16"), {"run.device=cuda", "run.autocast=f16", "data.batch_size=4"}); },
+              {"training diverged", "at step 11", "and at the 10 steps before it", "run.autocast: f16"});
+  const TrainingSummary bf16 =
+      train_text(recipe(folder / "bf16"), {"run.device=cuda", "run.autocast=bf16", "data.batch_size=4"});
+  CHECK(bf16.finished);
+  for (const double loss : metric_column(folder / "bf16/metrics.jsonl", "loss")) CHECK(std::isfinite(loss));
 }
 
 TEST_CASE("cuda recipes: a DDPM run trains and evaluates on the GPU and draws its sample grid there") {

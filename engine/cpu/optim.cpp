@@ -236,10 +236,12 @@ void lars_update_typed(const Tensor& param, const Tensor& grad, const Tensor& mo
 }
 
 void lars_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, const LarsUpdate& update,
-                 double& trust_ratio) {
-  if (param.dtype() == DType::f32) return lars_update_typed<float>(param, grad, momentum_buffer, update, trust_ratio);
-  if (param.dtype() == DType::f64) return lars_update_typed<double>(param, grad, momentum_buffer, update, trust_ratio);
-  fail("lars_update: parameters must be f32 or f64, not ", param.dtype());
+                 const Tensor& trust_ratio) {
+  double ratio = 1.0;
+  if (param.dtype() == DType::f32) lars_update_typed<float>(param, grad, momentum_buffer, update, ratio);
+  else if (param.dtype() == DType::f64) lars_update_typed<double>(param, grad, momentum_buffer, update, ratio);
+  else fail("lars_update: parameters must be f32 or f64, not ", param.dtype());
+  *trust_ratio.data<double>() = ratio;
 }
 
 // ---- norms and scaling for gradient clipping ----

@@ -52,17 +52,19 @@ namespace vireo::cuda {
 
 // The current device's stream and library handles (created on first use, bound to stream()).
 cudaStream_t stream();
+// The index of the GPU this process uses (one per process: runtime.cpp), cuda:0 when none was chosen yet.
+int current_device();
 cublasHandle_t cublas();
 cublasLtHandle_t cublas_lt();
 cudnnHandle_t cudnn();
 
-// Scratch memory (cuDNN and cuBLASLt workspaces, partial sums) from the caching allocator, released when the
-// buffer goes out of scope. Safe to release right after launching the kernels that use it: on the single
+// Scratch memory (cuDNN and cuBLASLt workspaces, partial sums) from the caching allocator of the process's
+// GPU (current_device(), unless an index is given), released when the buffer goes out of scope. Safe to release right after launching the kernels that use it: on the single
 // stream, a later kernel that reuses the block runs after them.
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;
-  explicit DeviceBuffer(size_t bytes, int device_index = 0);
+  explicit DeviceBuffer(size_t bytes, int device_index = -1);  // -1: current_device()
   ~DeviceBuffer();
   DeviceBuffer(DeviceBuffer&& other) noexcept;
   DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;

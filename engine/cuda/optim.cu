@@ -5,8 +5,9 @@
 // Norms (LARS trust ratios, gradient clipping) are reduced in two passes whose split depends only on the
 // element count: a fixed number of blocks each sum a fixed strided share in double (tree order inside the
 // block), then one thread adds the block partials in order. The result is therefore the same on every run.
-// LARS computes its trust ratio on the device and the update reads it from there; the ratio, like the
-// norm sum, is then copied to the host because the kernel contract returns it.
+// LARS computes its trust ratio on the device into the caller's 0-d tensor and the update kernel reads it
+// from there: a LARS step launches its kernels back to back without waiting for the GPU. The norm sum of
+// gradient clipping is copied to the host because the kernel contract returns it.
 #include <algorithm>
 #include <cmath>
 
@@ -119,6 +120,7 @@ __global__ void __launch_bounds__(kReduceThreads)
   }
 }
 
+// With blocks = 0 (no partials: both norms 0) the ratio is 1, the value for a parameter excluded from adaptation.
 __global__ void lars_trust_ratio_kernel(const double* __restrict__ partial, int64_t blocks, double trust_coefficient,
                                         double eps, double* __restrict__ ratio) {
   double pp = 0.0, dd = 0.0;
@@ -142,35 +144,29 @@ __global__ void lars_kernel(T* __restrict__ p, const T* __restrict__ g, T* __res
 }
 
 void lars_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, const LarsUpdate& update,
-                 double& trust_ratio) {
+                 const Tensor& trust_ratio) {
   dispatch_parameters("lars_update", "parameters", param.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const int64_t n = param.numel();
     T* p = static_cast<T*>(param.raw_data());
     const T* g = static_cast<const T*>(grad.raw_data());
     const T weight_decay = static_cast<T>(update.weight_decay);
-    trust_ratio = 1.0;
-    if (n == 0) return;
-    const int64_t blocks = reduce_blocks(n);
-    DeviceBuffer scratch(sizeof(double) * (2 * blocks + 1));
+    double* ratio = static_cast<double*>(trust_ratio.raw_data());
+    // An empty or excluded parameter gets the ratio 1 (from no partials); the others their norms' ratio.
+    const int64_t blocks = update.adapt && n > 0 ? reduce_blocks(n) : 0;
+    DeviceBuffer scratch(sizeof(double) * std::max<int64_t>(2 * blocks, 1), param.device().index);
     double* partial = scratch.as<double>();
-    double* ratio = partial + 2 * blocks;
-    if (update.adapt) {
+    if (blocks > 0) {
       lars_norm_partials<T><<<static_cast<unsigned>(blocks), kReduceThreads, 0, stream()>>>(p, g, n, weight_decay, partial);
       VIREO_CUDA_CHECK_LAUNCH();
-      lars_trust_ratio_kernel<<<1, 1, 0, stream()>>>(partial, blocks, update.trust_coefficient, update.eps, ratio);
-      VIREO_CUDA_CHECK_LAUNCH();
-    } else {
-      VIREO_CUDA_CHECK(cudaMemcpyAsync(ratio, &trust_ratio, sizeof(double), cudaMemcpyHostToDevice, stream()));
     }
+    lars_trust_ratio_kernel<<<1, 1, 0, stream()>>>(partial, blocks, update.trust_coefficient, update.eps, ratio);
+    VIREO_CUDA_CHECK_LAUNCH();
+    if (n == 0) return;
     lars_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(p, g, static_cast<T*>(momentum_buffer.raw_data()), n,
                                                             static_cast<T>(update.lr), weight_decay,
                                                             static_cast<T>(update.momentum), ratio);
     VIREO_CUDA_CHECK_LAUNCH();
-    if (update.adapt) {
-      VIREO_CUDA_CHECK(cudaMemcpyAsync(&trust_ratio, ratio, sizeof(double), cudaMemcpyDeviceToHost, stream()));
-      VIREO_CUDA_CHECK(cudaStreamSynchronize(stream()));
-    }
   });
 }
 

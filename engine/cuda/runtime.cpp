@@ -157,6 +157,11 @@ void require_cuda(int device_index) {
   state.device = device_index;
 }
 
+int current_device() {
+  if (runtime().device < 0) require_cuda(0);
+  return runtime().device;
+}
+
 cudaStream_t stream() {
   if (runtime().device < 0) require_cuda(0);
   return runtime().stream;
@@ -174,8 +179,9 @@ cudnnHandle_t cudnn() {
   return runtime().cudnn;
 }
 
-DeviceBuffer::DeviceBuffer(size_t bytes, int device_index) : bytes_(bytes), device_index_(device_index) {
-  require_cuda(device_index);  // as a Storage does: the pool serves the one selected device
+DeviceBuffer::DeviceBuffer(size_t bytes, int device_index)
+    : bytes_(bytes), device_index_(device_index < 0 ? current_device() : device_index) {
+  require_cuda(device_index_);  // as a Storage does: the pool serves the one selected device
   data_ = allocator_for(Device::cuda(device_index)).allocate(bytes);
 }
 DeviceBuffer::~DeviceBuffer() {

@@ -61,7 +61,9 @@ inline Kernel<void(const Tensor& param, const Tensor& grad, const Tensor& exp_av
 //   buf = momentum·buf + d
 //   p = p − lr·buf
 // The kernel computes both norms itself (a first, read-only pass, reduced in a fixed order so the result
-// does not depend on the thread count), then makes the update pass. Returns the trust ratio it applied.
+// does not depend on the thread count), then makes the update pass. Writes the trust ratio it applied into
+// `trust_ratio`, a 0-d f64 tensor on the parameter's device: on a GPU the ratio goes from the norm kernels to
+// the update kernel without a trip to the host, and nobody waits for it unless it is read.
 struct LarsUpdate {
   double lr = 0.0;
   double momentum = 0.9;
@@ -71,7 +73,7 @@ struct LarsUpdate {
   bool adapt = true;  // false for parameters excluded from adaptation (biases, normalization)
 };
 inline Kernel<void(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, const LarsUpdate& update,
-                   double& trust_ratio)>
+                   const Tensor& trust_ratio)>
     lars_update{"lars_update"};
 
 // The p-th power sum Σ|x|^p of a tensor in f64 (p finite and > 0), or max|x| when p = +∞ (NaN when any

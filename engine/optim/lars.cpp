@@ -60,18 +60,18 @@ void LARS::step() {
                                        .trust_coefficient = options_.trust_coefficient,
                                        .eps = options_.eps,
                                        .adapt = !group.exclude_from_adaptation};
-      double trust_ratio = 1.0;
+      Tensor& trust_ratio = last_trust_ratio_[param.impl_ptr()];
+      if (!trust_ratio.defined()) trust_ratio = zeros({}, {.dtype = DType::f64, .device = param.device()});
       const Tensor target = update_target(param);
       kernels::lars_update(param.device(), target, grad, buffer, update, trust_ratio);
       finish_update(param, target);
-      last_trust_ratio_[param.impl_ptr()] = trust_ratio;
     }
   }
 }
 
 double LARS::last_trust_ratio(const Tensor& param) const {
   const auto found = last_trust_ratio_.find(param.impl_ptr());
-  return found == last_trust_ratio_.end() ? 0.0 : found->second;
+  return found == last_trust_ratio_.end() ? 0.0 : found->second.item();
 }
 
 std::vector<Hyperparameter> LARS::hyperparameters() const {

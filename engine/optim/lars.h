@@ -38,7 +38,8 @@ class LARS : public Optimizer {
 
   void step() override;
   const LARSOptions& options() const { return options_; }
-  // The trust ratio the last step applied to `param` (1 for excluded parameters; 0 before any step).
+  // The trust ratio the last step applied to `param` (1 for excluded parameters; 0 before any step). On a GPU
+  // this waits for the step: the ratios stay on the device until one is asked for.
   double last_trust_ratio(const Tensor& param) const;
 
  protected:
@@ -50,7 +51,8 @@ class LARS : public Optimizer {
 
  private:
   LARSOptions options_;
-  std::unordered_map<std::shared_ptr<TensorImpl>, double> last_trust_ratio_;
+  // Per parameter, a 0-d f64 tensor on its device that each step's kernel overwrites.
+  std::unordered_map<std::shared_ptr<TensorImpl>, Tensor> last_trust_ratio_;
 };
 
 }  // namespace vireo::optim

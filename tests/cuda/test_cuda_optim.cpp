@@ -86,9 +86,9 @@ void check_lars(DType dtype, const LarsUpdate& u) {
   const double ratio = u.adapt ? lars_trust_ratio(pp, dd, u.trust_coefficient, u.eps) : 1.0;
   for (int64_t i = 0; i < kCount; ++i)
     lars_step(hp[i], hg[i], hb[i], static_cast<T>(u.lr), wd, static_cast<T>(u.momentum), static_cast<T>(ratio));
-  double cpu_ratio = 0.0;
+  const Tensor cpu_ratio = zeros({}, {.dtype = DType::f64});
   kernels::lars_update(Device::cpu(), p, g, buf, u, cpu_ratio);
-  CHECK(ratio == doctest::Approx(cpu_ratio).epsilon(1e-12));
+  CHECK(ratio == doctest::Approx(cpu_ratio.item()).epsilon(1e-12));
   expect_close_vectors(widen(hp), p.to_vector(), rtol_for(dtype), "lars param");
   expect_close_vectors(widen(hb), buf.to_vector(), rtol_for(dtype), "lars momentum buffer");
 }
@@ -201,10 +201,11 @@ TEST_CASE("cuda optim parity: SGD and Adam and LARS steps against the CPU") {
     }
     for (const LarsUpdate& u : lars_cases()) {
       const Tensor cp = p.clone(), cb = b.clone(), gp = test::on_cuda(p), gb = test::on_cuda(b);
-      double cpu_ratio = 0.0, cuda_ratio = 0.0;
+      const Tensor cpu_ratio = zeros({}, {.dtype = DType::f64});
+      const Tensor cuda_ratio = zeros({}, {.dtype = DType::f64, .device = Device::cuda()});
       kernels::lars_update(Device::cpu(), cp, g, cb, u, cpu_ratio);
       kernels::lars_update(Device::cuda(), gp, test::on_cuda(g), gb, u, cuda_ratio);
-      CHECK(cuda_ratio == doctest::Approx(cpu_ratio).epsilon(1e-12));
+      CHECK(cuda_ratio.item() == doctest::Approx(cpu_ratio.item()).epsilon(1e-12));
       test::expect_close(gp, cp, "lars param");
       test::expect_close(gb, cb, "lars momentum buffer");
     }

@@ -9,7 +9,8 @@
 #                    H-SSL + augmentations; two passes per image, 3 epochs)
 # experiment_ssl_runs then tabulates the kNN per epoch and each run's linear probe against its floor.
 #
-# ≈ 4 × 35–50 min on the idle 2-core machine (45 and 52 min for hssl_views and the baseline, 2026-12-07). A run whose folder already holds a finished metrics.jsonl (with
+# ≈ 4 × 35–50 min on the idle 2-core machine (45 and 52 min for hssl_views and the baseline, 2026-12-07).
+# A run whose folder already holds a finished metrics.jsonl (with
 # linear_top1) is skipped, an interrupted one resumed. Extra arguments are recipe overrides for every run.
 #
 # usage: tools/experiments/hssl_compare.sh [OUT] [override …]

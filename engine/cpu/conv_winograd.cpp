@@ -311,7 +311,9 @@ void input_grad_typed(const Conv2dGeometry& g, const T* response, const T* weigh
 
 // dU[ξ] = Σ_t dM[ξ][·][t] V[ξ][·][t]ᵀ, then dW = Gᵀ dU G. V is transformed again from the saved input rather
 // than kept from the forward pass: keeping it would hold 4× the input (16 points per 2×2 output tile) from
-// the forward to the backward, while transforming it costs about 1/K of the GEMM that reads it.
+// the forward to the backward. The price is a second pass of the input transform, which is memory-bound
+// (`perf record` of the DDPM UNet bench, 2026-12-07: the input transforms, all three uses together, take
+// 15% of a step, more than Winograd's GEMMs).
 template <class T>
 void weight_grad_typed(const Conv2dGeometry& g, const T* image, const T* response, T* weight) {
   const int64_t C = g.in_channels, K = g.out_channels;

@@ -59,8 +59,9 @@ cublasLtHandle_t cublas_lt();
 cudnnHandle_t cudnn();
 
 // Scratch memory (cuDNN and cuBLASLt workspaces, partial sums) from the caching allocator of the process's
-// GPU (current_device(), unless an index is given), released when the buffer goes out of scope. Safe to release right after launching the kernels that use it: on the single
-// stream, a later kernel that reuses the block runs after them.
+// GPU (current_device(), unless an index is given), released when the buffer goes out of scope. Safe to
+// release right after launching the kernels that use it: on the single stream, a later kernel that reuses
+// the block runs after them.
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;

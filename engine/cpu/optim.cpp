@@ -333,8 +333,26 @@ void scale_in_place(const Tensor& x, double factor) {
   fail("scale_in_place: tensors must be f32 or f64, not ", x.dtype());
 }
 
+// Many parameters: one after another, each with its own parallel pass (engine/kernels/optim.h).
+void sgd_update_many(const std::vector<kernels::SgdOperands>& items) {
+  for (const kernels::SgdOperands& item : items) sgd_update(item.param, item.grad, item.momentum_buffer, item.update);
+}
+
+void adam_update_many(const std::vector<kernels::AdamOperands>& items) {
+  for (const kernels::AdamOperands& item : items)
+    adam_update(item.param, item.grad, item.exp_avg, item.exp_avg_sq, item.max_exp_avg_sq, item.update);
+}
+
+void lars_update_many(const std::vector<kernels::LarsOperands>& items) {
+  for (const kernels::LarsOperands& item : items)
+    lars_update(item.param, item.grad, item.momentum_buffer, item.update, item.trust_ratio);
+}
+
 }  // namespace
 
+VIREO_REGISTER_KERNEL(kernels::lars_update_many, DeviceType::cpu, lars_update_many);
+VIREO_REGISTER_KERNEL(kernels::sgd_update_many, DeviceType::cpu, sgd_update_many);
+VIREO_REGISTER_KERNEL(kernels::adam_update_many, DeviceType::cpu, adam_update_many);
 VIREO_REGISTER_KERNEL(kernels::sgd_update, DeviceType::cpu, sgd_update);
 VIREO_REGISTER_KERNEL(kernels::adam_update, DeviceType::cpu, adam_update);
 VIREO_REGISTER_KERNEL(kernels::lars_update, DeviceType::cpu, lars_update);

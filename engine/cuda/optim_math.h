@@ -12,6 +12,7 @@
 #include <cmath>
 
 #include "engine/cuda/common.h"
+#include "engine/cuda/multi_tensor.h"
 #include "engine/kernels/optim.h"
 
 namespace vireo::cuda {
@@ -99,6 +100,71 @@ VIREO_HOST_DEVICE inline void adam_step(T& p, T g, T& m, T& v, T& v_max, const A
   const T denom = sqrt_of(second) / s.bias_correction2_sqrt + s.eps;
   p = pi + s.minus_step_size * (mi / denom);
 }
+
+// ---- many parameters per launch (kernels::*_update_many) ----
+
+// The tables of one multi-tensor launch (engine/cuda/multi_tensor.h) travel as kernel arguments, sized to
+// fit CUDA's classic 4 KB of kernel parameters in f64 (static_asserts in optim.cu). Chunks of 16,384
+// elements keep an H100's 132 SMs busy even on a small model: 64 elements per thread of a 256-thread block.
+constexpr int64_t kOptimizerChunk = 16384;
+constexpr int kOptimizerLaunchBlocks = 320;
+constexpr MultiTensorLimits kSgdLaunchLimits{.tensors = 32, .blocks = kOptimizerLaunchBlocks,
+                                             .chunk = kOptimizerChunk};
+constexpr MultiTensorLimits kAdamLaunchLimits{.tensors = 18, .blocks = kOptimizerLaunchBlocks,
+                                              .chunk = kOptimizerChunk};
+
+// The block table both launches share: block b updates chunk[b] of the tensor in slot[b].
+struct MultiTensorBlocks {
+  unsigned char slot[kOptimizerLaunchBlocks];
+  int32_t chunk[kOptimizerLaunchBlocks];
+};
+
+template <class T>
+struct SgdLaunch {
+  T* p[kSgdLaunchLimits.tensors];
+  const T* g[kSgdLaunchLimits.tensors];
+  T* buf[kSgdLaunchLimits.tensors];
+  int64_t n[kSgdLaunchLimits.tensors];
+  SgdScalars<T> s[kSgdLaunchLimits.tensors];
+  MultiTensorBlocks blocks;
+};
+
+template <class T>
+struct AdamLaunch {
+  T* p[kAdamLaunchLimits.tensors];
+  const T* g[kAdamLaunchLimits.tensors];
+  T* m[kAdamLaunchLimits.tensors];
+  T* v[kAdamLaunchLimits.tensors];
+  T* v_max[kAdamLaunchLimits.tensors];
+  int64_t n[kAdamLaunchLimits.tensors];
+  AdamScalars<T> s[kAdamLaunchLimits.tensors];
+  MultiTensorBlocks blocks;
+};
+
+// LARS in three multi-tensor passes (optim.cu): block partials of both norms, the ratios, the updates.
+constexpr MultiTensorLimits kLarsLaunchLimits{.tensors = 32, .blocks = kOptimizerLaunchBlocks,
+                                              .chunk = kOptimizerChunk};
+constexpr int kLarsRatiosPerLaunch = 64;
+
+template <class T>
+struct LarsLaunch {
+  T* p[kLarsLaunchLimits.tensors];
+  const T* g[kLarsLaunchLimits.tensors];
+  T* buf[kLarsLaunchLimits.tensors];
+  int64_t n[kLarsLaunchLimits.tensors];
+  const double* ratio[kLarsLaunchLimits.tensors];
+  T lr[kLarsLaunchLimits.tensors], weight_decay[kLarsLaunchLimits.tensors], momentum[kLarsLaunchLimits.tensors];
+  bool adapt[kLarsLaunchLimits.tensors];
+  int64_t first_partial;  // the step-wide index of this launch's block 0 among the norm partials
+  MultiTensorBlocks blocks;
+};
+
+// Tensor t's ratio from the norm partials [first[t], first[t] + count[t]) (count 0: ratio 1).
+struct LarsRatioLaunch {
+  double* ratio[kLarsRatiosPerLaunch];
+  int64_t first[kLarsRatiosPerLaunch], count[kLarsRatiosPerLaunch];
+  double trust_coefficient[kLarsRatiosPerLaunch], eps[kLarsRatiosPerLaunch];
+};
 
 // ---- LARS ----
 

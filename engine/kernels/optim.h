@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "engine/dispatch.h"
 #include "engine/tensor.h"
@@ -55,6 +56,25 @@ inline Kernel<void(const Tensor& param, const Tensor& grad, const Tensor& exp_av
                    const Tensor& max_exp_avg_sq, const AdamUpdate& update)>
     adam_update{"adam_update"};
 
+// The same two updates for many parameters in one call: each item is one parameter with its operands and
+// its own scalars (every parameter group has its own lr and weight decay, every parameter its own step
+// count), f32 and f64 items mixed, every operand on the call's device. The result is exactly that of the
+// one-parameter kernel applied to each item in turn (the items are disjoint, so their order does not
+// matter). The CPU does just that; a GPU packs the items into a few multi-tensor launches
+// (engine/cuda/multi_tensor.h) instead of one launch per parameter, which for the small tensors of a
+// ResNet's biases and norms would cost more in launch latency than in work.
+struct SgdOperands {
+  Tensor param, grad, momentum_buffer;  // momentum_buffer undefined when momentum = 0
+  SgdUpdate update;
+};
+inline Kernel<void(const std::vector<SgdOperands>& items)> sgd_update_many{"sgd_update_many"};
+
+struct AdamOperands {
+  Tensor param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq;  // max_exp_avg_sq undefined unless amsgrad
+  AdamUpdate update;
+};
+inline Kernel<void(const std::vector<AdamOperands>& items)> adam_update_many{"adam_update_many"};
+
 // LARS as BYOL applies it (see engine/optim/lars.h), one parameter:
 //   d = g + weight_decay·p
 //   adapt: d = trust_ratio·d,  trust_ratio = η‖p‖ / (‖d‖ + eps) when ‖p‖ > 0 and ‖d‖ > 0, else 1
@@ -75,6 +95,19 @@ struct LarsUpdate {
 inline Kernel<void(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, const LarsUpdate& update,
                    const Tensor& trust_ratio)>
     lars_update{"lars_update"};
+
+// LARS for many parameters in one call, as sgd_update_many is for SGD: each item's trust ratio from its own
+// two norms, written into its own `trust_ratio`. On a GPU the norms of all the items are reduced in one pass
+// of multi-tensor launches, the ratios in another, and the updates in a third — three kinds of launch per
+// step instead of three launches per parameter. The block partition of the norms differs from the
+// one-parameter kernel's, so a GPU ratio may differ from lars_update's in the last bits; both are fixed
+// for given sizes.
+struct LarsOperands {
+  Tensor param, grad, momentum_buffer;
+  LarsUpdate update;
+  Tensor trust_ratio;  // 0-d f64 on the parameter's device
+};
+inline Kernel<void(const std::vector<LarsOperands>& items)> lars_update_many{"lars_update_many"};
 
 // The p-th power sum Σ|x|^p of a tensor in f64 (p finite and > 0), or max|x| when p = +∞ (NaN when any
 // element is NaN). The building block of gradient-norm clipping; reduced in a fixed order, so the result

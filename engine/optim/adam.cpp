@@ -57,6 +57,8 @@ AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions options)
 void Adam::step() {
   NoGrad no_grad;
   const auto [beta1, beta2] = options_.betas;
+  std::vector<kernels::AdamOperands> items;
+  std::vector<Tensor> params;  // items[i].param is params[i] or its contiguous copy
   for (size_t g = 0; g < param_groups().size(); ++g) {
     const ParamGroup& group = param_groups()[g];
     for (size_t k = 0; k < group.params.size(); ++k) {
@@ -78,21 +80,26 @@ void Adam::step() {
       const double t = static_cast<double>(state.step);
       const double bias_correction1 = 1.0 - std::pow(beta1, t);
       const double bias_correction2 = 1.0 - std::pow(beta2, t);
-      const kernels::AdamUpdate update{.lr = group.lr,
-                                       .beta1 = beta1,
-                                       .beta2 = beta2,
-                                       .eps = options_.eps,
-                                       .weight_decay = group.weight_decay,
-                                       .step_size = group.lr / bias_correction1,
-                                       .bias_correction2_sqrt = std::sqrt(bias_correction2),
-                                       .decoupled_weight_decay = decoupled_weight_decay_,
-                                       .amsgrad = options_.amsgrad,
-                                       .maximize = options_.maximize};
-      const Tensor target = update_target(param);
-      kernels::adam_update(param.device(), target, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, update);
-      finish_update(param, target);
+      items.push_back({.param = update_target(param),
+                       .grad = grad,
+                       .exp_avg = exp_avg,
+                       .exp_avg_sq = exp_avg_sq,
+                       .max_exp_avg_sq = max_exp_avg_sq,
+                       .update = {.lr = group.lr,
+                                  .beta1 = beta1,
+                                  .beta2 = beta2,
+                                  .eps = options_.eps,
+                                  .weight_decay = group.weight_decay,
+                                  .step_size = group.lr / bias_correction1,
+                                  .bias_correction2_sqrt = std::sqrt(bias_correction2),
+                                  .decoupled_weight_decay = decoupled_weight_decay_,
+                                  .amsgrad = options_.amsgrad,
+                                  .maximize = options_.maximize}});
+      params.push_back(param);
     }
   }
+  update_on_each_device(items, kernels::adam_update_many);
+  for (size_t i = 0; i < items.size(); ++i) finish_update(params[i], items[i].param);
 }
 
 std::vector<Hyperparameter> Adam::hyperparameters() const {

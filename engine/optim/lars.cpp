@@ -1,4 +1,5 @@
-// LARS: argument checks, BYOL's exclusion rule, and the fused kernel (which computes both norms itself).
+// LARS: argument checks, BYOL's exclusion rule, and the fused kernels (which compute both norms themselves), one
+// call for all the parameters of a device.
 #include "engine/optim/lars.h"
 
 #include <cmath>
@@ -44,6 +45,8 @@ void LARS::check_group(const ParamGroup& group, size_t index) const {
 
 void LARS::step() {
   NoGrad no_grad;
+  std::vector<kernels::LarsOperands> items;
+  std::vector<Tensor> params;  // items[i].param is params[i] or its contiguous copy
   for (size_t g = 0; g < param_groups().size(); ++g) {
     const ParamGroup& group = param_groups()[g];
     // The groups are public and mutable: the exclusion rule is checked where it matters.
@@ -54,19 +57,23 @@ void LARS::step() {
       const Tensor grad = checked_grad(g, k);
       Tensor& buffer = state_for(param).buffers["momentum_buffer"];
       if (!buffer.defined()) buffer = zeros(param.shape(), param.options());
-      const kernels::LarsUpdate update{.lr = group.lr,
-                                       .momentum = options_.momentum,
-                                       .weight_decay = group.weight_decay,
-                                       .trust_coefficient = options_.trust_coefficient,
-                                       .eps = options_.eps,
-                                       .adapt = !group.exclude_from_adaptation};
       Tensor& trust_ratio = last_trust_ratio_[param.impl_ptr()];
       if (!trust_ratio.defined()) trust_ratio = zeros({}, {.dtype = DType::f64, .device = param.device()});
-      const Tensor target = update_target(param);
-      kernels::lars_update(param.device(), target, grad, buffer, update, trust_ratio);
-      finish_update(param, target);
+      items.push_back({.param = update_target(param),
+                       .grad = grad,
+                       .momentum_buffer = buffer,
+                       .update = {.lr = group.lr,
+                                  .momentum = options_.momentum,
+                                  .weight_decay = group.weight_decay,
+                                  .trust_coefficient = options_.trust_coefficient,
+                                  .eps = options_.eps,
+                                  .adapt = !group.exclude_from_adaptation},
+                       .trust_ratio = trust_ratio});
+      params.push_back(param);
     }
   }
+  update_on_each_device(items, kernels::lars_update_many);
+  for (size_t i = 0; i < items.size(); ++i) finish_update(params[i], items[i].param);
 }
 
 double LARS::last_trust_ratio(const Tensor& param) const {

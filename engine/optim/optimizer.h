@@ -12,6 +12,7 @@
 // the i64 indices of the group's parameters.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -95,6 +96,19 @@ class Optimizer {
   // graph that saved the old values refuses to run backward on the new ones.
   static Tensor update_target(const Tensor& param);
   static void finish_update(const Tensor& param, const Tensor& target);
+  // Runs a many-parameter update kernel (engine/kernels/optim.h) once per device among `items` (each item's
+  // `param` says where it lives), with that device's items in their order: a step is one call per device.
+  template <class Item, class ManyKernel>
+  static void update_on_each_device(const std::vector<Item>& items, const ManyKernel& kernel) {
+    std::vector<std::pair<Device, std::vector<Item>>> by_device;
+    for (const Item& item : items) {
+      auto same = std::find_if(by_device.begin(), by_device.end(),
+                               [&](const auto& entry) { return entry.first == item.param.device(); });
+      if (same == by_device.end()) same = by_device.insert(by_device.end(), {item.param.device(), {}});
+      same->second.push_back(item);
+    }
+    for (const auto& [device, device_items] : by_device) kernel(device, device_items);
+  }
 
   // Subclass hooks for groups and state dicts.
   // Extra checks of a group's hyperparameters (lr and weight decay are checked by the base class).

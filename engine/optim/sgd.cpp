@@ -40,30 +40,34 @@ SGD::SGD(std::vector<ParamGroup> groups, SGDOptions options) : Optimizer("SGD"),
 void SGD::step() {
   NoGrad no_grad;
   const bool use_momentum = options_.momentum != 0.0;
+  std::vector<kernels::SgdOperands> items;
+  std::vector<Tensor> params;  // items[i].param is params[i] or its contiguous copy
   for (size_t g = 0; g < param_groups().size(); ++g) {
     const ParamGroup& group = param_groups()[g];
     for (size_t k = 0; k < group.params.size(); ++k) {
       const Tensor& param = group.params[k];
       if (!param.grad().defined()) continue;
-      const Tensor grad = checked_grad(g, k);
-      kernels::SgdUpdate update{.lr = group.lr,
-                                .momentum = options_.momentum,
-                                .dampening = options_.dampening,
-                                .weight_decay = group.weight_decay,
-                                .nesterov = options_.nesterov,
-                                .maximize = options_.maximize};
-      Tensor buffer;
+      kernels::SgdOperands item{.param = update_target(param),
+                                .grad = checked_grad(g, k),
+                                .momentum_buffer = {},
+                                .update = {.lr = group.lr,
+                                           .momentum = options_.momentum,
+                                           .dampening = options_.dampening,
+                                           .weight_decay = group.weight_decay,
+                                           .nesterov = options_.nesterov,
+                                           .maximize = options_.maximize}};
       if (use_momentum) {
         Tensor& stored = state_for(param).buffers["momentum_buffer"];
-        update.first_step = !stored.defined();
-        if (update.first_step) stored = empty(param.shape(), param.options());
-        buffer = stored;
+        item.update.first_step = !stored.defined();
+        if (item.update.first_step) stored = empty(param.shape(), param.options());
+        item.momentum_buffer = stored;
       }
-      const Tensor target = update_target(param);
-      kernels::sgd_update(param.device(), target, grad, buffer, update);
-      finish_update(param, target);
+      items.push_back(std::move(item));
+      params.push_back(param);
     }
   }
+  update_on_each_device(items, kernels::sgd_update_many);
+  for (size_t i = 0; i < items.size(); ++i) finish_update(params[i], items[i].param);
 }
 
 std::vector<Hyperparameter> SGD::hyperparameters() const {

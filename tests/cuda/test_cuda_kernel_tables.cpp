@@ -37,9 +37,9 @@
   X(where) X(index_select) X(index_add) X(gather) X(scatter_add) X(one_hot) X(batched_gemm) \
   X(batch_norm_forward) X(batch_norm_backward) X(layer_norm_forward) X(layer_norm_backward) \
   X(group_norm_forward) X(group_norm_backward) X(dropout_forward) X(embedding_forward) X(embedding_backward) \
-  X(sgd_update) X(adam_update) X(lars_update) X(norm_power_sum) X(scale_in_place) X(pad) X(pad_fold) \
-  X(random_fill) X(reduce) X(softmax) X(softmax_backward) X(cross_entropy) X(cross_entropy_backward) X(sort) \
-  X(topk)
+  X(sgd_update) X(adam_update) X(sgd_update_many) X(adam_update_many) X(lars_update) X(lars_update_many) \
+  X(norm_power_sum) X(scale_in_place) X(pad) X(pad_fold) X(random_fill) X(reduce) X(softmax) X(softmax_backward) \
+  X(cross_entropy) X(cross_entropy_backward) X(sort) X(topk)
 
 namespace vireo {
 namespace {

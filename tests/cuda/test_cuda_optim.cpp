@@ -1,15 +1,18 @@
 // CUDA optimizer kernels (engine/cuda/optim.cu). On the host: the per-element updates of
 // engine/cuda/optim_math.h, run in a plain loop, against the CPU optimizer kernels for SGD (momentum,
 // dampening, Nesterov, maximize, first step), Adam/AdamW (amsgrad, maximize, coupled and decoupled decay),
-// LARS (trust ratio) and the norm pieces. On a GPU: every kernel against the CPU in f32 and f64.
+// LARS (trust ratio) and the norm pieces; the plans of the multi-tensor launches (every chunk of every
+// tensor in exactly one block, within the tables' limits). On a GPU: every kernel against the CPU in f32 and f64.
 #include <cmath>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include <doctest/doctest.h>
 
 #include "engine/cuda/optim_math.h"
 #include "engine/kernels/optim.h"
+#include "models/registry.h"
 #include "parity.h"
 #include "parity_inputs.h"
 
@@ -172,6 +175,80 @@ TEST_CASE("cuda optim math: norm terms and the NaN-propagating maximum match the
   CHECK(lars_trust_ratio(4.0, 16.0, 1e-3, 0.0) == doctest::Approx(1e-3 * 2.0 / 4.0));
 }
 
+// ---- multi-tensor launches (engine/cuda/multi_tensor.h), on the host ----
+
+// Every (tensor, chunk) pair in exactly one block, in order, and no launch over its limits.
+void check_plan(const std::vector<int64_t>& sizes, const MultiTensorLimits& limits) {
+  const std::vector<MultiTensorLaunch> launches = plan_multi_tensor_launches(sizes, limits);
+  std::vector<std::pair<int, int64_t>> dealt, expected;
+  for (size_t t = 0; t < sizes.size(); ++t)
+    for (int64_t c = 0; c * limits.chunk < sizes[t]; ++c) expected.emplace_back(static_cast<int>(t), c);
+  for (const MultiTensorLaunch& launch : launches) {
+    CHECK(!launch.blocks.empty());
+    CHECK(static_cast<int>(launch.tensors.size()) <= limits.tensors);
+    CHECK(static_cast<int>(launch.blocks.size()) <= limits.blocks);
+    std::vector<int> blocks_per_slot(launch.tensors.size(), 0);
+    for (const MultiTensorBlock& block : launch.blocks) {
+      REQUIRE(block.slot >= 0);
+      REQUIRE(block.slot < static_cast<int>(launch.tensors.size()));
+      ++blocks_per_slot[block.slot];
+      dealt.emplace_back(launch.tensors[block.slot], block.chunk);
+    }
+    for (int count : blocks_per_slot) CHECK(count > 0);  // no slot spent on a tensor without a block
+  }
+  CHECK(dealt == expected);
+}
+
+TEST_CASE("cuda multi-tensor plan: a small case by hand") {
+  // Chunks of 10, 2 slots, 3 blocks: tensor 0 (25 elements) fills the first launch's 3 blocks; the empty
+  // tensor 1 takes nothing; tensors 2 (5) and 3 (12) share the second.
+  const auto launches = plan_multi_tensor_launches({25, 0, 5, 12}, {.tensors = 2, .blocks = 3, .chunk = 10});
+  REQUIRE(launches.size() == 2);
+  CHECK(launches[0].tensors == std::vector<int>{0});
+  REQUIRE(launches[0].blocks.size() == 3);
+  CHECK(launches[0].blocks[2].chunk == 2);
+  CHECK(launches[1].tensors == std::vector<int>{2, 3});
+  REQUIRE(launches[1].blocks.size() == 3);
+  CHECK(launches[1].blocks[0].slot == 0);
+  CHECK(launches[1].blocks[1].slot == 1);
+  CHECK(launches[1].blocks[2].chunk == 1);
+  // A tensor cut by a full block table goes on in the next launch's slot 0 from the next chunk.
+  const auto cut = plan_multi_tensor_launches({45}, {.tensors = 2, .blocks = 3, .chunk = 10});
+  REQUIRE(cut.size() == 2);
+  CHECK(cut[1].tensors == std::vector<int>{0});
+  CHECK(cut[1].blocks[0].chunk == 3);
+  CHECK(cut[1].blocks.size() == 2);
+  CHECK(plan_multi_tensor_launches({0, 0}, {.tensors = 2, .blocks = 3, .chunk = 10}).empty());
+  CHECK_THROWS_WITH_AS(plan_multi_tensor_launches({1}, {.tensors = 0, .blocks = 3, .chunk = 10}),
+                       doctest::Contains("limits must be positive"), Error);
+}
+
+TEST_CASE("cuda multi-tensor plan: every chunk once within the limits for random sizes and a ResNet-18") {
+  std::mt19937_64 random(5);
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<int64_t> sizes(1 + random() % 40);
+    for (int64_t& size : sizes) {
+      const int kind = static_cast<int>(random() % 4);
+      size = kind == 0 ? 0 : kind == 1 ? static_cast<int64_t>(random() % 30) : static_cast<int64_t>(random() % 400);
+    }
+    const MultiTensorLimits limits{.tensors = 1 + static_cast<int>(random() % 5),
+                                   .blocks = 1 + static_cast<int>(random() % 9),
+                                   .chunk = 1 + static_cast<int64_t>(random() % 16)};
+    CAPTURE(trial);
+    check_plan(sizes, limits);
+  }
+  // The optimizers' own limits on the parameters of a ResNet-18 (CIFAR stem, 10 classes; 62 tensors,
+  // 11.17 M elements).
+  std::vector<int64_t> resnet;
+  const auto model = models::create_model("resnet18", {{"num_classes", int64_t{10}}, {"stem", std::string("cifar")}});
+  for (const auto& [name, parameter] : model->named_parameters()) resnet.push_back(parameter.numel());
+  REQUIRE(resnet.size() == 62);
+  for (const MultiTensorLimits& limits : {kSgdLaunchLimits, kAdamLaunchLimits}) {
+    check_plan(resnet, limits);
+    CHECK(plan_multi_tensor_launches(resnet, limits).size() == 4);  // instead of 62: the block tables bound it
+  }
+}
+
 // ---- GPU parity ----
 
 TEST_CASE("cuda optim parity: SGD and Adam and LARS steps against the CPU") {
@@ -240,4 +317,58 @@ TEST_CASE("cuda optim parity: norm power sums and the infinity norm with NaN and
   double result = 0.0;
   kernels::norm_power_sum(Device::cuda(), test::on_cuda(Tensor::from_vector(values, {3000}, {DType::f32})), INFINITY, result);
   CHECK(std::isnan(result));
+}
+
+TEST_CASE("cuda optim parity: many-parameter SGD and Adam and LARS updates against the CPU across several launches") {
+  VIREO_REQUIRE_GPU();
+  // Sizes around the chunk (16,384), empty and one-element tensors, and one of 6 M elements (367 chunks:
+  // more than a launch's 320 blocks), in both dtypes and with every item's own scalars: enough items to
+  // need several launches per dtype.
+  const std::vector<int64_t> sizes = {0, 1, 7, 16383, 16384, 16385, 100003, 6000000, 3, 40000};
+  const std::vector<SgdUpdate> sgd = sgd_cases();
+  const std::vector<AdamUpdate> adam = adam_cases();
+  std::vector<kernels::SgdOperands> sgd_cpu, sgd_cuda;
+  std::vector<kernels::AdamOperands> adam_cpu, adam_cuda;
+  const std::vector<LarsUpdate> lars = lars_cases();
+  std::vector<kernels::LarsOperands> lars_cpu, lars_cuda;
+  uint64_t seed = 100;
+  for (int copy = 0; copy < 4; ++copy)
+    for (size_t k = 0; k < sizes.size(); ++k) {
+      const DType dtype = (copy + k) % 2 == 0 ? DType::f32 : DType::f64;
+      const int64_t n = sizes[k];
+      const Tensor p = test::random_tensor({n}, dtype, seed++), g = test::random_tensor({n}, dtype, seed++),
+                   b = test::random_tensor({n}, dtype, seed++), v = mul(p, p), v_max = mul(v, 1.5);
+      const SgdUpdate& su = sgd[(copy * sizes.size() + k) % sgd.size()];
+      const bool momentum = su.momentum != 0.0;
+      sgd_cpu.push_back({p.clone(), g, momentum ? b.clone() : Tensor(), su});
+      sgd_cuda.push_back({test::on_cuda(p), test::on_cuda(g), momentum ? test::on_cuda(b) : Tensor(), su});
+      const AdamUpdate& au = adam[(copy * sizes.size() + k) % adam.size()];
+      adam_cpu.push_back({p.clone(), g, b.clone(), v.clone(), au.amsgrad ? v_max.clone() : Tensor(), au});
+      adam_cuda.push_back({test::on_cuda(p), test::on_cuda(g), test::on_cuda(b), test::on_cuda(v),
+                           au.amsgrad ? test::on_cuda(v_max) : Tensor(), au});
+      const LarsUpdate& lu = lars[(copy * sizes.size() + k) % lars.size()];
+      lars_cpu.push_back({p.clone(), g, b.clone(), lu, zeros({}, {.dtype = DType::f64})});
+      lars_cuda.push_back({test::on_cuda(p), test::on_cuda(g), test::on_cuda(b), lu,
+                           zeros({}, {.dtype = DType::f64, .device = Device::cuda()})});
+    }
+  kernels::sgd_update_many(Device::cpu(), sgd_cpu);
+  kernels::sgd_update_many(Device::cuda(), sgd_cuda);
+  kernels::adam_update_many(Device::cpu(), adam_cpu);
+  kernels::adam_update_many(Device::cuda(), adam_cuda);
+  kernels::lars_update_many(Device::cpu(), lars_cpu);
+  kernels::lars_update_many(Device::cuda(), lars_cuda);
+  for (size_t i = 0; i < sgd_cpu.size(); ++i) {
+    CAPTURE(i);
+    test::expect_close(sgd_cuda[i].param, sgd_cpu[i].param, "sgd param");
+    if (sgd_cpu[i].momentum_buffer.defined())
+      test::expect_close(sgd_cuda[i].momentum_buffer, sgd_cpu[i].momentum_buffer, "sgd momentum buffer");
+    test::expect_close(adam_cuda[i].param, adam_cpu[i].param, "adam param");
+    test::expect_close(adam_cuda[i].exp_avg, adam_cpu[i].exp_avg, "adam exp_avg");
+    test::expect_close(adam_cuda[i].exp_avg_sq, adam_cpu[i].exp_avg_sq, "adam exp_avg_sq");
+    if (adam_cpu[i].max_exp_avg_sq.defined())
+      test::expect_close(adam_cuda[i].max_exp_avg_sq, adam_cpu[i].max_exp_avg_sq, "adam max_exp_avg_sq");
+    CHECK(lars_cuda[i].trust_ratio.item() == doctest::Approx(lars_cpu[i].trust_ratio.item()).epsilon(1e-12));
+    test::expect_close(lars_cuda[i].param, lars_cpu[i].param, "lars param");
+    test::expect_close(lars_cuda[i].momentum_buffer, lars_cpu[i].momentum_buffer, "lars momentum buffer");
+  }
 }

@@ -1,11 +1,13 @@
 // The CUDA backend's runtime and data movement. Host-side (run everywhere the backend is built): the strided
 // offset calculator's dimension merging against a direct computation, the start-up refusal when no GPU is
 // usable, and what `vireo info` prints. On a GPU: round trips of every dtype, strided copies with every dtype
-// conversion and fill against the CPU, and the caching allocator serving a steady loop without new segments.
+// conversion and fill against the CPU, the caching allocator serving a steady loop without new segments, and
+// host batches arriving intact through the pinned staging ring while the host reuses its buffer.
 #include <doctest/doctest.h>
 
 #include <array>
 #include <string>
+#include <vector>
 
 #include "engine/cuda/common.h"
 #include "engine/cuda/runtime.h"
@@ -151,6 +153,27 @@ TEST_CASE("cuda allocator: a loop of the same tensors allocates no new segment a
   for (int i = 0; i < 10; ++i) step();
   CHECK(allocator.stats().system_allocations == segments);
   CHECK(allocator.stats().bytes_cached > 0);
+}
+
+TEST_CASE("cuda transfer: host batches sent through the pinned staging ring arrive intact after the host reuses them") {
+  VIREO_REQUIRE_GPU();
+  // One host buffer reused for every batch, as a loader does: each transfer must have taken its own copy
+  // before returning. Batches of 3 MiB (staged), 48 KiB (direct: under the 64 KiB threshold) and 40 MiB.
+  for (const int64_t elements : {int64_t{786432}, int64_t{12288}, int64_t{10485760}}) {
+    CAPTURE(elements);
+    Tensor host = Tensor::empty({elements}, {DType::f32});
+    std::vector<Tensor> sent;
+    for (int batch = 0; batch < 12; ++batch) {
+      host.fill_(static_cast<double>(batch));
+      sent.push_back(host.to(Device::cuda()));
+      host.fill_(-1.0);  // overwritten before the GPU has necessarily run the copy
+    }
+    for (int batch = 0; batch < 12; ++batch) {
+      const Tensor back = sent[batch].to(Device::cpu());
+      CHECK_MESSAGE(amin(back).item() == batch, "batch ", batch);
+      CHECK_MESSAGE(amax(back).item() == batch, "batch ", batch);
+    }
+  }
 }
 
 }  // namespace

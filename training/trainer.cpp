@@ -17,6 +17,7 @@
 #include "engine/optim/clip.h"
 #include "engine/random.h"
 #include "training/dist/collectives.h"
+#include "training/dist/device_communicator.h"
 #include "training/dist/sync_batch_norm.h"
 #include "training/recipe_builders.h"
 #include "training/task_factory.h"
@@ -91,6 +92,12 @@ Trainer::Trainer(Recipe recipe, TrainerOptions options)
 
   train_set_ = make_dataset(recipe_.data, data::Split::train);
   const int64_t ranks = communicator_.size();
+  // Several ranks on GPUs: one GPU each, by local rank on the node (training/dist/device_communicator.h).
+  if (ranks > 1 && recipe_.run.device.is_cuda()) {
+    const int gpus = static_cast<int>(cuda::cuda_devices().size());
+    if (gpus == 0) cuda::require_cuda(recipe_.run.device.index);  // refused, saying why no GPU is usable
+    recipe_.run.device = Device::cuda(dist::rank_gpu(gpus));
+  }
   global_batch_size_ = recipe_.data.batch_size * ranks;
   const int64_t last_batch = train_set_->size() % global_batch_size_;
   if (ranks > 1 && !recipe_.data.drop_last && last_batch != 0 && last_batch < ranks)
@@ -129,9 +136,6 @@ Trainer::Trainer(Recipe recipe, TrainerOptions options)
   }
   // run.device: cuda — the model (and below its EMA) move to the GPU; every batch follows in train_step.
   if (recipe_.run.device.is_cuda()) {
-    if (ranks > 1)
-      fail(recipe_.source, ": run.device: cuda with ", ranks, " MPI ranks: data-parallel training on GPUs needs an "
-           "NCCL backend, which Vireo does not have yet (the MPI collectives work on host memory); run one process");
     cuda::require_cuda(recipe_.run.device.index);
     model_->to(recipe_.run.device);
   }

@@ -1,14 +1,16 @@
 // Data-parallel training for real: `mpirun -np 2 vireo train …` on this machine (bin/vireo, beside this
 // test), against one process. Two ranks of batch B must train the model one rank trains with batch 2B
 // (to float tolerance: the sums run in another order), for a supervised ResNet with BatchNorm (SyncBN) and
-// an EMA, and for BYOL (its target and heads included); a checkpoint must resume on the other number of
-// ranks; a rank that dies or stops must end the job with an error naming a rank, in bounded time.
+// an EMA, and for BYOL (its target and heads included), and on the GPU (skipped without one); a checkpoint
+// must resume on the other number of ranks; a rank that dies or stops must end the job with an error naming a rank, in bounded time.
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 
+#include "engine/cuda/runtime.h"
 #include "gradcheck.h"
 #include "training/checkpoint.h"
 #include "training/data_helpers.h"
@@ -140,6 +142,22 @@ TEST_CASE("two ranks of batch 8 train the BatchNorm ResNet and its EMA that one 
   CHECK(read_text(folder / "two/recipe.resolved.yaml").find("data.batch_size 8 x 2 ranks = global batch 16") !=
         std::string::npos);
   CHECK(read_text(folder / "one/recipe.resolved.yaml").find("ranks") == std::string::npos);
+}
+
+TEST_CASE("two ranks on the GPU train the BatchNorm ResNet and its EMA that one GPU rank of batch 16 trains") {
+  // Skipped (exit 77) without a GPU. With one GPU both ranks share it and the collectives go through host
+  // memory over MPI; with two or more each rank has its own and they go over NCCL (device_communicator.h).
+  if (cuda::cuda_devices().empty()) {
+    std::printf("SKIPPED: this test needs a GPU and none is usable\n");
+    std::fflush(stdout);
+    std::_Exit(77);
+  }
+  TempFolder folder("dist_supervised_cuda");
+  write_text(folder / "recipe.yaml", kSupervised);
+  train_ok(1, folder / "recipe.yaml", "train.max_steps=2 run.device=cuda run.dir=" + folder / "one", folder);
+  train_ok(2, folder / "recipe.yaml",
+           "train.max_steps=2 run.device=cuda data.batch_size=8 run.dir=" + folder / "two", folder);
+  check_same_model(folder / "one", folder / "two");
 }
 
 TEST_CASE("two ranks of batch 8 train the BYOL online network and target that one rank of batch 16 trains") {

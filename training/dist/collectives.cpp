@@ -8,27 +8,88 @@
 #include "engine/ops/elementwise.h"
 #include "engine/ops/reduction.h"
 #include "engine/ops/shape.h"
+#include "training/dist/device_communicator.h"
 
 namespace vireo::training::dist {
 namespace {
 
-// A contiguous CPU copy of x that the collective may overwrite.
+// Bytes of a contiguous tensor's elements.
+int64_t byte_size(const Tensor& x) { return x.numel() * static_cast<int64_t>(element_size(x.dtype())); }
+
+void check_contiguous(const Tensor& x, const char* op) {
+  VIREO_CHECK(x.defined() && x.is_contiguous(), op, ": expects a contiguous tensor, got ", describe(x));
+}
+
+// A contiguous copy of x, on its device, that the collective may overwrite.
 Tensor message_of(const Tensor& x, const char* op) {
-  VIREO_CHECK(x.defined() && x.device().is_cpu() && (x.dtype() == DType::f32 || x.dtype() == DType::f64), op,
-              ": expects an f32 or f64 CPU tensor, got ", describe(x));
+  VIREO_CHECK(x.defined() && (x.dtype() == DType::f32 || x.dtype() == DType::f64), op,
+              ": expects an f32 or f64 tensor, got ", describe(x));
   return clone(x.detach()).contiguous();
 }
 
 Tensor reduced_sum(const Tensor& x, Communicator& communicator) {
   Tensor message = message_of(x, "all_reduce_sum");
-  communicator.all_reduce_sum(message.raw_data(), message.numel(), message.dtype());
+  sum_in_place(message, communicator);
   return message;
 }
 
-// Bytes of a contiguous tensor's elements.
-int64_t byte_size(const Tensor& x) { return x.numel() * static_cast<int64_t>(element_size(x.dtype())); }
+// Writes `values` into `target` (the GPU tensor a host copy came from, or a gather's output).
+void copy_back(const Tensor& target, const Tensor& values) {
+  NoGrad no_grad;
+  Tensor(target).copy_(values.reshape(target.shape()));
+}
 
 }  // namespace
+
+void sum_in_place(const Tensor& values, Communicator& communicator) {
+  check_contiguous(values, "sum_in_place");
+  VIREO_CHECK(values.dtype() == DType::f32 || values.dtype() == DType::f64,
+              "sum_in_place: expects f32 or f64 values, got ", describe(values));
+  if (communicator.size() == 1) return;
+  if (values.device().is_cpu()) {
+    communicator.all_reduce_sum(values.raw_data(), values.numel(), values.dtype());
+  } else if (DeviceCommunicator* device = device_communicator(communicator)) {
+    device->all_reduce_sum(values);
+  } else {
+    const Tensor host = values.detach().to(Device::cpu());
+    communicator.all_reduce_sum(host.raw_data(), host.numel(), host.dtype());
+    copy_back(values, host);
+  }
+}
+
+void broadcast_in_place(const Tensor& values, Communicator& communicator, int root) {
+  check_contiguous(values, "broadcast_in_place");
+  if (communicator.size() == 1) return;
+  if (values.device().is_cpu()) {
+    communicator.broadcast(values.raw_data(), byte_size(values), root);
+  } else if (DeviceCommunicator* device = device_communicator(communicator)) {
+    device->broadcast(values, root);
+  } else {
+    const Tensor host = values.detach().to(Device::cpu());
+    communicator.broadcast(host.raw_data(), byte_size(host), root);
+    copy_back(values, host);
+  }
+}
+
+void gather_into(const Tensor& sent, const Tensor& received, Communicator& communicator) {
+  check_contiguous(sent, "gather_into");
+  check_contiguous(received, "gather_into");
+  VIREO_CHECK(received.device() == sent.device() && received.dtype() == sent.dtype() &&
+                  received.numel() == sent.numel() * communicator.size(),
+              "gather_into: ", describe(received), " cannot hold ", communicator.size(), " of ", describe(sent));
+  if (communicator.size() == 1) {
+    copy_back(received, sent);
+  } else if (sent.device().is_cpu()) {
+    communicator.all_gather(sent.raw_data(), received.raw_data(), byte_size(sent));
+  } else if (DeviceCommunicator* device = device_communicator(communicator)) {
+    device->all_gather(sent, received);
+  } else {
+    const Tensor host_sent = sent.detach().to(Device::cpu());
+    const Tensor host_received = Tensor::empty(received.shape(), {.dtype = received.dtype()});
+    communicator.all_gather(host_sent.raw_data(), host_received.raw_data(), byte_size(host_sent));
+    copy_back(received, host_received);
+  }
+}
 
 Tensor all_reduce_sum(const Tensor& x, Communicator& communicator) {
   Tensor output = reduced_sum(x, communicator);
@@ -44,8 +105,8 @@ Tensor all_gather(const Tensor& x, Communicator& communicator) {
   Shape gathered_shape = x.shape();
   const int64_t rows = gathered_shape[0], ranks = communicator.size();
   gathered_shape[0] = rows * ranks;
-  Tensor output = Tensor::empty(gathered_shape, {.dtype = x.dtype()});
-  communicator.all_gather(message.raw_data(), output.raw_data(), byte_size(message));
+  Tensor output = Tensor::empty(gathered_shape, {.dtype = x.dtype(), .device = x.device()});
+  gather_into(message, output, communicator);
   if (!needs_grad({x})) return output;
   const int64_t first = rows * communicator.rank();
   return record("all_gather", output, {x}, [&communicator, first, rows](const Tensor& grad) -> std::vector<Tensor> {
@@ -64,7 +125,7 @@ Tensor batch_mean_across_ranks(const Tensor& x) {
   if (communicator.size() == 1) return mean(x, {0}, true);
   VIREO_CHECK(x.dim() >= 1, "batch_mean_across_ranks: expects a tensor with a batch dimension, got ", describe(x));
   Tensor sums = message_of(sum(x, {0}, true), "batch_mean_across_ranks");
-  communicator.all_reduce_sum(sums.raw_data(), sums.numel(), sums.dtype());
+  sum_in_place(sums, communicator);
   double rows = static_cast<double>(x.size(0));
   communicator.all_reduce_sum(&rows, 1, DType::f64);
   return mul(sums, 1.0 / rows);
@@ -73,9 +134,9 @@ Tensor batch_mean_across_ranks(const Tensor& x) {
 void broadcast_module(nn::Module& module, Communicator& communicator, int root) {
   if (communicator.size() == 1) return;
   for (auto& [name, tensor] : module.state_dict()) {
-    VIREO_CHECK(tensor.is_contiguous() && tensor.device().is_cpu(), "broadcast_module: ", name, " is ",
-                describe(tensor), "; expected a contiguous CPU tensor");
-    communicator.broadcast(tensor.raw_data(), byte_size(tensor), root);
+    VIREO_CHECK(tensor.is_contiguous(), "broadcast_module: ", name, " is ", describe(tensor),
+                "; expected a contiguous tensor");
+    broadcast_in_place(tensor, communicator, root);
     tensor.storage()->bump_version();
   }
 }
@@ -88,7 +149,7 @@ uint64_t module_hash(const nn::Module& module) {
   };
   for (const auto& [name, tensor] : module.state_dict()) {
     mix(name.data(), name.size());
-    const Tensor contiguous = tensor.contiguous();
+    const Tensor contiguous = tensor.detach().to(Device::cpu()).contiguous();  // a GPU tensor's bytes, on the host
     mix(contiguous.raw_data(), static_cast<size_t>(byte_size(contiguous)));
   }
   return hash;

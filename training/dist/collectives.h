@@ -21,10 +21,19 @@
 
 namespace vireo::training::dist {
 
-// x: an f32 or f64 CPU tensor of the same shape on every rank.
+// x: an f32 or f64 tensor of the same shape on every rank, on the CPU or a GPU (the result on its device).
 Tensor all_reduce_sum(const Tensor& x, Communicator& communicator);
-// x: [N, …] f32 or f64, the same shape on every rank; returns [size·N, …].
+// x: [N, …] f32 or f64, the same shape on every rank; returns [size·N, …] on x's device.
 Tensor all_gather(const Tensor& x, Communicator& communicator);
+
+// The moves underneath, without gradient, on contiguous tensors on the CPU (over `communicator`) or a GPU
+// (device_communicator.h: NCCL, or host memory over `communicator`).
+// In place: `values` (f32 or f64) becomes the elementwise sum over the ranks.
+void sum_in_place(const Tensor& values, Communicator& communicator);
+// In place: every rank's `values` becomes rank `root`'s.
+void broadcast_in_place(const Tensor& values, Communicator& communicator, int root);
+// `received` (on sent's device, size() times sent's elements, of its dtype) becomes the ranks' `sent` in order.
+void gather_into(const Tensor& sent, const Tensor& received, Communicator& communicator);
 
 // The batch of the whole job, for losses whose examples interact (the negatives of SimCLR, DUET and H-SSL):
 // all_gather(x, world()) when the process is one of several ranks, else x itself.

@@ -3,10 +3,8 @@
 //
 //   single process   world size 1, every collective the identity       (communicator.cpp)
 //   MPI              OpenMPI ranks launched by mpirun                   (mpi_communicator.cpp)
-//   NCCL (to come)   one process per GPU, bootstrapped over MPI: its unique id broadcast with this
-//                    interface's broadcast(), then ncclAllReduce/ncclAllGather on device buffers. The
-//                    calls below take raw buffers and an element type, not CPU tensors, so that a
-//                    device-memory backend slots in without changing a caller.
+// The buffers are host memory. GPU tensors travel over NCCL (device_communicator.h, bootstrapped over this
+// interface's broadcast()) or through host memory over this one; collectives.h chooses per tensor.
 //
 // Every collective must be called by every rank, in the same order, with the same counts. A collective
 // that waits longer than the timeout for the other ranks (one died, or hangs) ends the whole job with a

@@ -25,7 +25,8 @@ namespace vireo::training::dist {
 
 class GradientReducer {
  public:
-  // `parameters`: the trainable parameters, the same list on every rank (f32 or f64 CPU tensors).
+  // `parameters`: the trainable parameters, the same list on every rank (f32 or f64, all on the CPU or all on
+  // this rank's GPU: then the buckets are packed and reduced on the GPU, see device_communicator.h).
   GradientReducer(std::vector<Tensor> parameters, Communicator& communicator, int64_t bucket_bytes = 4 << 20);
 
   // Replaces every parameter's gradient by its sum over the ranks.

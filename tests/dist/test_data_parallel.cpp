@@ -2,7 +2,8 @@
 // test), against one process. Two ranks of batch B must train the model one rank trains with batch 2B
 // (to float tolerance: the sums run in another order), for a supervised ResNet with BatchNorm (SyncBN) and
 // an EMA, and for BYOL (its target and heads included), and on the GPU (skipped without one); a checkpoint
-// must resume on the other number of ranks; a rank that dies or stops must end the job with an error naming a rank, in bounded time.
+// must resume on the other number of ranks; a rank that dies or stops must end the job with an error naming
+// a rank, in bounded time.
 #include <chrono>
 #include <cmath>
 #include <cstdio>

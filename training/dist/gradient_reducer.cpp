@@ -35,7 +35,8 @@ void unpack(const std::vector<Tensor>& parameters, const Tensor& bucket) {
   for (int64_t i = 0; i < count; ++i) {
     Tensor parameter = parameters[static_cast<size_t>(i)];
     const int64_t size = parameter.numel();
-    if (present[static_cast<size_t>(i)] > 0.0) parameter.set_grad(slice(bucket, 0, position, position + size).view(parameter.shape()));
+    if (present[static_cast<size_t>(i)] > 0.0)
+      parameter.set_grad(slice(bucket, 0, position, position + size).view(parameter.shape()));
     position += size;
   }
 }

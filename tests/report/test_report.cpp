@@ -114,7 +114,9 @@ TEST_CASE("report: tsne_2d keeps separated clusters apart and is deterministic")
   std::vector<int64_t> labels;
   const Tensor points = clustered_points(150, 10, 3, labels);
   const report::Points2d embedded = report::tsne_2d(points, {.iterations = 300});
-  // Every point's nearest neighbour in the picture is from its own cluster.
+  // Nearly every point's nearest neighbour in the picture is from its own cluster (a third would be chance).
+  // Not all: t-SNE's descent is chaotic, and the rounding of one CPU's vector code moves a point that sits
+  // between two clusters after 300 iterations — 150 of 150 on an Intel Xeon, 149 on an AMD EPYC (2026-12-07).
   int64_t agreeing = 0;
   for (size_t i = 0; i < embedded.size(); ++i) {
     double best = INFINITY;
@@ -125,7 +127,7 @@ TEST_CASE("report: tsne_2d keeps separated clusters apart and is deterministic")
     }
     agreeing += labels[i] == labels[nearest] ? 1 : 0;
   }
-  CHECK(agreeing == 150);
+  CHECK(agreeing >= 147);
   const report::Points2d again = report::tsne_2d(points, {.iterations = 300});
   for (size_t i = 0; i < embedded.size(); ++i) {
     CHECK(again[i][0] == embedded[i][0]);

@@ -7,8 +7,8 @@
 #
 # Each bench configuration runs in ROUNDS rounds, the configurations interleaved, so that a load change on
 # the machine falls on all of them; the report averages the rounds' img/s. The accuracy runs are short
-# (TRAIN_OVERRIDES below: a 4-block ViT of width 96 on 20000 training images for 3 epochs, under two
-# minutes each on 2 idle cores), not the full recipe: one pair (plain, all three) per seed in SEEDS, so
+# (TRAIN_OVERRIDES below: a 4-block ViT of width 96 on 20000 training images for 3 epochs, 1.5–5 minutes
+# each on 2 idle cores depending on the machine), not the full recipe: one pair (plain, all three) per seed in SEEDS, so
 # that the report can set the switches' effect against the spread the seed alone makes. Accuracy does not
 # depend on the load; speed does: measure the bench part on an idle machine (the load average is printed
 # before and recorded in every bench line). PARTS="accuracy" skips the bench, PARTS="bench" the runs; a

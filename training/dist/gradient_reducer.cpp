@@ -53,11 +53,10 @@ GradientReducer::GradientReducer(std::vector<Tensor> parameters, Communicator& c
                 parameters.back().device(), ", got ", describe(*parameter));
     const int64_t size = parameter->numel() * static_cast<int64_t>(element_size(parameter->dtype()));
     if (buckets_.empty() || buckets_.back().dtype != parameter->dtype() || bytes + size > bucket_bytes) {
-      buckets_.push_back({.parameters = {}, .dtype = parameter->dtype(), .elements = 0});
+      buckets_.push_back({.parameters = {}, .dtype = parameter->dtype()});
       bytes = 0;
     }
     buckets_.back().parameters.push_back(*parameter);
-    buckets_.back().elements += parameter->numel();
     bytes += size;
   }
 }

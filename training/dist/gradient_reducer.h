@@ -38,7 +38,6 @@ class GradientReducer {
   struct Bucket {
     std::vector<Tensor> parameters;
     DType dtype = DType::f32;
-    int64_t elements = 0;  // of the gradients, without the presence flags
   };
   Communicator& communicator_;
   std::vector<Bucket> buckets_;

@@ -34,6 +34,8 @@ void require_cuda(int index) {
 }
 void set_allow_tf32(bool) {}
 bool allow_tf32() { return false; }
+void set_tensor_core_attention(bool) {}
+bool tensor_core_attention() { return false; }
 void synchronize() {}
 }  // namespace vireo::cuda
 #endif

@@ -17,11 +17,15 @@
 // Tiles are square (`tile` rows × `tile` keys), chosen per call as the largest of 32, 16, 8… whose shared
 // memory fits the device, so any head dimension the shared memory can hold works.
 #include <algorithm>
+#include <cstring>
+#include <type_traits>
 
 #include "engine/cuda/attention_tiles.h"
 #include "engine/cuda/common.h"
 #include "engine/cuda/device_types.cuh"
+#include "engine/cuda/mma_fragments.h"
 #include "engine/cuda/reduce.cuh"
+#include "engine/cuda/runtime.h"
 #include "engine/kernels/attention.h"
 
 namespace vireo::cuda {
@@ -348,6 +352,229 @@ __global__ void __launch_bounds__(kAttentionThreads)
   for (int64_t idx = threadIdx.x; idx < rows * E; idx += blockDim.x) grad_q[row0 * E + idx] = store<T>(scale * sdQ[idx]);
 }
 
+// ---- the tensor-core forward (f16 and bf16, head dimension 64 or 128) ----
+//
+// The same online softmax as attention_forward_kernel, with both products on the tensor cores
+// (mma.m16n8k16, f32 accumulation; engine/cuda/mma_fragments.h gives which lane holds what). A block of
+// 4 warps owns 64 query rows, 16 per warp; key tiles of 64 keys. Each warp keeps its Q rows as A fragments
+// in registers for the whole loop, computes its 16×64 scores S = Q·Kᵀ from the shared K tile, takes the
+// online softmax in registers (the 4 lanes of a group share a row: two shuffles give a row's maximum), and
+// multiplies P — rounded to T, as flash attention does — with the shared V tile into its 16×D output.
+// Nothing but the K and V tiles passes through shared memory.
+//
+// Scores are kept in base 2 (s·log₂e), so every exponential is one exp2f; the saved log-sum-exp is
+// converted back to base e. Rows beyond L are computed on zeros and never stored.
+
+constexpr int kMmaRows = 64;     // query rows per block (16 per warp)
+constexpr int kMmaKeys = 64;     // keys per tile
+constexpr int kMmaThreads = 128;
+constexpr float kLog2e = 1.4426950408889634f;
+
+// Shared-memory row pitch of a tile, in elements: 8 beyond the width keeps rows 16-byte aligned and puts
+// the 8 groups of a warp (rows 8 apart) in different banks.
+template <int D>
+constexpr int mma_pitch() {
+  return D + 8;
+}
+
+template <class T>
+__device__ inline uint32_t pack_pair(float low, float high) {
+  const T lo = store<T>(low), hi = store<T>(high);
+  uint16_t lo_bits, hi_bits;
+  memcpy(&lo_bits, &lo, 2);
+  memcpy(&hi_bits, &hi, 2);
+  return static_cast<uint32_t>(lo_bits) | (static_cast<uint32_t>(hi_bits) << 16);
+}
+
+template <class T>
+__device__ inline uint32_t pack_elements(T low, T high) {
+  uint16_t lo_bits, hi_bits;
+  memcpy(&lo_bits, &low, 2);
+  memcpy(&hi_bits, &high, 2);
+  return static_cast<uint32_t>(lo_bits) | (static_cast<uint32_t>(hi_bits) << 16);
+}
+
+// d += a·b for one 16×8 tile.
+template <class T>
+__device__ inline void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  } else {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+#else
+  __trap();  // the host never launches this kernel below sm_80 (tensor_core_attention_applies)
+#endif
+}
+
+// Copies `rows` rows of width D (leading dimension ld) into a shared tile of kMmaRows rows; rows beyond
+// `rows` become 0. Vector: 16-byte loads (the host checked the alignment), else one element at a time.
+template <class T, int D, bool Vector>
+__device__ void load_mma_tile(T* dst, const T* src, int64_t ld, int64_t rows) {
+  constexpr int pitch = mma_pitch<D>();
+  if constexpr (Vector) {
+    constexpr int per_row = D / 8;  // 8 elements of 2 bytes per 16-byte vector
+    for (int idx = threadIdx.x; idx < kMmaRows * per_row; idx += blockDim.x) {
+      const int r = idx / per_row, chunk = idx % per_row;
+      uint4 value = make_uint4(0, 0, 0, 0);
+      if (r < rows) value = *reinterpret_cast<const uint4*>(src + r * ld + chunk * 8);
+      *reinterpret_cast<uint4*>(dst + r * pitch + chunk * 8) = value;
+    }
+  } else {
+    for (int idx = threadIdx.x; idx < kMmaRows * D; idx += blockDim.x) {
+      const int r = idx / D, e = idx % D;
+      dst[r * pitch + e] = r < rows ? src[r * ld + e] : store<T>(0.0f);
+    }
+  }
+}
+
+template <class T>
+__device__ inline uint32_t shared_pair(const T* p) {  // two adjacent elements, 4-byte aligned
+  return *reinterpret_cast<const uint32_t*>(p);
+}
+
+template <class T, int D, bool Vector>
+__global__ void __launch_bounds__(kMmaThreads)
+    attention_forward_mma_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
+                                 const T* __restrict__ mask, T* __restrict__ out, T* __restrict__ logsumexp,
+                                 AttentionGeometry g) {
+  constexpr int pitch = mma_pitch<D>();
+  constexpr int kSteps = D / mma::kK;      // k-steps of S = Q·Kᵀ
+  constexpr int score_tiles = kMmaKeys / mma::kN;  // 8 n-tiles of scores per warp
+  constexpr int out_tiles = D / mma::kN;   // n-tiles of the output
+  const AttentionTiling tiling{g.length, g.keys, kMmaRows, g.causal};
+  const int64_t query_tiles = tiling.query_tiles();
+  const int64_t b = blockIdx.x / query_tiles, qt = blockIdx.x % query_tiles;
+  const int64_t i0 = qt * kMmaRows;
+  int64_t offsets[4];
+  g.batch_offsets.offsets(b, offsets);
+  const T* kb = k + offsets[1];
+  const T* vb = v + offsets[2];
+  const T* mb = mask ? mask + offsets[3] : nullptr;
+
+  extern __shared__ __align__(16) unsigned char attention_mma_shared[];
+  T* sQ = reinterpret_cast<T*>(attention_mma_shared);
+  T* sK = sQ + kMmaRows * pitch;
+  T* sV = sK + kMmaKeys * pitch;
+
+  const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
+  const int group = mma::group_of(lane), quad = mma::thread_in_group_of(lane);
+  const int warp_row = warp * mma::kM;  // the warp's first row in the block's tile
+
+  load_mma_tile<T, D, Vector>(sQ, q + offsets[0] + i0 * g.q_ld, g.q_ld, tiling.rows_in_query_tile(qt));
+  __syncthreads();
+  uint32_t qa[kSteps][4];
+  for (int kk = 0; kk < kSteps; ++kk)
+    for (int r = 0; r < 4; ++r) {
+      const mma::Coordinate at = mma::a_element(lane, r, 0);
+      qa[kk][r] = shared_pair(sQ + (warp_row + at.row) * pitch + kk * mma::kK + at.column);
+    }
+
+  float o[out_tiles][4] = {};
+  // This lane's two rows (value halves 0 and 1 of the accumulators): the running maximum in base 2 and
+  // this lane's share of the running sum (the 4 lanes of a group add theirs at the end).
+  float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};
+  int64_t row_index[2];
+  for (int half = 0; half < 2; ++half) row_index[half] = i0 + warp_row + group + 8 * half;
+  const float scale2 = static_cast<float>(g.scale) * kLog2e;
+
+  const int64_t key_end = tiling.key_end(qt);
+  for (int64_t j0 = 0; j0 < key_end; j0 += kMmaKeys) {
+    __syncthreads();  // every warp is done with the previous K and V tiles
+    const int64_t cols = key_end - j0 < kMmaKeys ? key_end - j0 : kMmaKeys;
+    load_mma_tile<T, D, Vector>(sK, kb + j0 * g.k_ld, g.k_ld, cols);
+    load_mma_tile<T, D, Vector>(sV, vb + j0 * g.v_ld, g.v_ld, cols);
+    __syncthreads();
+
+    float s[score_tiles][4] = {};
+    for (int n = 0; n < score_tiles; ++n)
+      for (int kk = 0; kk < kSteps; ++kk) {
+        const mma::Coordinate b0 = mma::b_element(lane, 0, 0), b1 = mma::b_element(lane, 1, 0);
+        const T* key_row = sK + (n * mma::kN + b0.column) * pitch + kk * mma::kK;  // B[k][n] = K[n][k]
+        mma_16816<T>(s[n], qa[kk], shared_pair(key_row + b0.row), shared_pair(key_row + b1.row));
+      }
+
+    // Scores in base 2, masked; then the online softmax of each of this lane's two rows.
+    float tile_max[2] = {-INFINITY, -INFINITY};
+    for (int n = 0; n < score_tiles; ++n)
+      for (int value = 0; value < 4; ++value) {
+        const int half = value / 2;
+        const int64_t i = row_index[half], j = j0 + n * mma::kN + mma::c_element(lane, value).column;
+        float score2 = -INFINITY;
+        if (j < g.keys && !(g.causal && j > i)) {
+          score2 = s[n][value] * scale2;
+          if (mb && i < g.length) score2 += load(mb[i * g.mask_row_stride + j * g.mask_column_stride]) * kLog2e;
+        }
+        s[n][value] = score2;
+        tile_max[half] = fmaxf(tile_max[half], score2);
+      }
+    for (int half = 0; half < 2; ++half) {
+      float m = tile_max[half];
+      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
+      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
+      const float next = fmaxf(row_max[half], m);
+      const float correction = next == -INFINITY ? 1.0f : exp2f(row_max[half] - next);
+      row_max[half] = next;
+      row_sum[half] *= correction;
+      for (int t = 0; t < out_tiles; ++t) {
+        o[t][2 * half] *= correction;
+        o[t][2 * half + 1] *= correction;
+      }
+    }
+    for (int n = 0; n < score_tiles; ++n)
+      for (int value = 0; value < 4; ++value) {
+        const int half = value / 2;
+        const float p = row_max[half] == -INFINITY ? 0.0f : exp2f(s[n][value] - row_max[half]);
+        s[n][value] = p;
+        row_sum[half] += p;
+      }
+
+    // O += P·V, 16 keys at a time; P's A fragment straight from the score accumulators.
+    for (int kk = 0; kk < kMmaKeys / mma::kK; ++kk) {
+      uint32_t pa[4];
+      for (int r = 0; r < 4; ++r) {
+        const mma::AccumulatorSource lo = mma::p_fragment_source(r, 0), hi = mma::p_fragment_source(r, 1);
+        pa[r] = pack_pair<T>(s[2 * kk + lo.tile_offset][lo.value], s[2 * kk + hi.tile_offset][hi.value]);
+      }
+      for (int t = 0; t < out_tiles; ++t) {
+        uint32_t vb_regs[2];
+        for (int r = 0; r < 2; ++r) {
+          const mma::Coordinate at = mma::b_element(lane, r, 0);  // B[k][n] = V[key k][dimension n]
+          const T* value_row = sV + (kk * mma::kK + at.row) * pitch + t * mma::kN + at.column;
+          vb_regs[r] = pack_elements<T>(value_row[0], value_row[pitch]);  // keys k and k + 1
+        }
+        mma_16816<T>(o[t], pa, vb_regs[0], vb_regs[1]);
+      }
+    }
+  }
+
+  for (int half = 0; half < 2; ++half) {
+    float sum = row_sum[half];
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    const int64_t i = row_index[half];
+    if (i >= g.length) continue;
+    const float inverse = sum > 0.0f ? 1.0f / sum : 0.0f;
+    T* out_row = out + (b * g.length + i) * D;
+    for (int t = 0; t < out_tiles; ++t) {
+      const int column = t * mma::kN + mma::c_element(lane, 2 * half).column;
+      *reinterpret_cast<uint32_t*>(out_row + column) =
+          pack_pair<T>(o[t][2 * half] * inverse, o[t][2 * half + 1] * inverse);
+    }
+    if (quad == 0)
+      logsumexp[b * g.length + i] = store<T>(sum > 0.0f ? (row_max[half] + log2f(sum)) / kLog2e : INFINITY);
+  }
+}
+
 // ---- host side ----
 
 // Shared memory of each kernel for a tile size, in elements of Acc (the kernels' carving, summed).
@@ -419,12 +646,56 @@ const T* optional_data(const Tensor& t) {
   return t.defined() ? static_cast<const T*>(t.raw_data()) : nullptr;
 }
 
+// Whether every row of q, k and v that a block loads starts on a 16-byte boundary: the base pointers, the
+// rows' leading dimensions and every batch·head offset are multiples of 8 elements of 2 bytes.
+bool rows_are_16_byte_aligned(const Tensor& q, const Tensor& k, const Tensor& v) {
+  for (const Tensor* t : {&q, &k, &v}) {
+    if (reinterpret_cast<uintptr_t>(t->raw_data()) % 16 != 0) return false;
+    for (int64_t d = 0; d + 1 < t->dim(); ++d)
+      if (t->size(d) > 1 && t->strides()[d] % 8 != 0) return false;
+  }
+  return true;
+}
+
+// The tensor-core forward takes f16 and bf16 with E = Ev = 64 or 128, on a build for sm_80 or newer (mma.sync
+// on bf16), unless set_tensor_core_attention(false) asked for the CUDA-core kernel.
+template <class T>
+bool tensor_core_attention_applies(const AttentionGeometry& g) {
+  constexpr bool sixteen_bit = std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>;
+  return sixteen_bit && VIREO_CUDA_MIN_ARCH >= 80 && tensor_core_attention() && g.embed == g.value_embed &&
+         (g.embed == 64 || g.embed == 128);
+}
+
+template <class T, int D>
+void launch_attention_forward_mma(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
+                                  const AttentionGeometry& g, const Tensor& out, const Tensor& logsumexp) {
+  const int64_t blocks = g.batch * AttentionTiling{g.length, g.keys, kMmaRows, g.causal}.query_tiles();
+  const int64_t bytes = (kMmaRows + 2 * kMmaKeys) * mma_pitch<D>() * static_cast<int64_t>(sizeof(T));
+  auto launch = [&](auto kernel) {
+    allow_shared(kernel, bytes);
+    kernel<<<static_cast<unsigned>(blocks), kMmaThreads, bytes, stream()>>>(
+        static_cast<const T*>(q.raw_data()), static_cast<const T*>(k.raw_data()), static_cast<const T*>(v.raw_data()),
+        optional_data<T>(mask), static_cast<T*>(out.raw_data()), static_cast<T*>(logsumexp.raw_data()), g);
+    VIREO_CUDA_CHECK_LAUNCH();
+  };
+  if (rows_are_16_byte_aligned(q, k, v)) launch(attention_forward_mma_kernel<T, D, true>);
+  else launch(attention_forward_mma_kernel<T, D, false>);
+}
+
 void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, bool causal,
                        double scale, const Tensor& out, const Tensor& logsumexp) {
   dispatch_floating("attention_forward", q.dtype(), [&](auto tag) {
     using T = decltype(tag);
     using Acc = Compute<T>;
     const AttentionGeometry g = geometry("attention_forward", q, k, v, mask, causal, scale, sizeof(Acc));
+    if (g.batch * g.length == 0) return;
+    if constexpr (std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>) {
+      if (tensor_core_attention_applies<T>(g)) {
+        if (g.embed == 64) launch_attention_forward_mma<T, 64>(q, k, v, mask, g, out, logsumexp);
+        else launch_attention_forward_mma<T, 128>(q, k, v, mask, g, out, logsumexp);
+        return;
+      }
+    }
     const int64_t blocks = g.batch * g.tiling().query_tiles();
     if (blocks == 0) return;
     const int64_t bytes = shared_elements(g.tile, g.embed, g.value_embed).forward * sizeof(Acc);

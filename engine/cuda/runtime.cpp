@@ -254,6 +254,12 @@ void set_allow_tf32(bool allow) {
 }
 bool allow_tf32() { return runtime().allow_tf32; }
 
+namespace {
+std::atomic<bool> tensor_core_attention_enabled{true};
+}  // namespace
+void set_tensor_core_attention(bool enabled) { tensor_core_attention_enabled = enabled; }
+bool tensor_core_attention() { return tensor_core_attention_enabled; }
+
 void synchronize() {
   if (runtime().device >= 0) VIREO_CUDA_CHECK(cudaStreamSynchronize(runtime().stream));
 }

@@ -32,6 +32,12 @@ void require_cuda(int device_index = 0);
 void set_allow_tf32(bool allow);
 bool allow_tf32();
 
+// The tensor-core attention forward (f16 and bf16, head dimension 64 or 128; engine/cuda/attention.cu): on by
+// default; off runs those shapes through the CUDA-core kernel too, for the benchmark's comparison and the
+// parity suite's check of both paths.
+void set_tensor_core_attention(bool enabled);
+bool tensor_core_attention();
+
 // Waits for every kernel launched so far on the current device (timing, tests).
 void synchronize();
 

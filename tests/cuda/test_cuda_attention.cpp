@@ -1,14 +1,20 @@
 // CUDA attention (engine/cuda/attention.cu). On the host: the kernels' tile loops, emulated in double with
 // the same helpers (engine/cuda/attention_tiles.h: online softmax, recomputed probabilities, causal tile
 // bounds), against the CPU attention kernel, with masks, causal rules, fully masked rows, ragged tiles and
-// L ≠ S. On a GPU: forward and backward against the CPU kernel in f64, f32, f16 and bf16, on strided views.
+// L ≠ S; the tensor-core fragment maps (engine/cuda/mma_fragments.h) and the reuse of the score accumulators
+// as P's A fragment. On a GPU: forward and backward against the CPU kernel in f64, f32, f16 and bf16, on
+// strided and padded views, through the tensor-core forward and the CUDA-core kernel.
 #include <cmath>
 #include <limits>
+#include <set>
+#include <utility>
 #include <vector>
 
 #include <doctest/doctest.h>
 
 #include "engine/cuda/attention_tiles.h"
+#include "engine/cuda/mma_fragments.h"
+#include "engine/cuda/runtime.h"
 #include "engine/kernels/attention.h"
 #include "parity.h"
 #include "parity_inputs.h"
@@ -225,6 +231,70 @@ TEST_CASE("cuda attention tiles: the online softmax of a fully masked row gives 
   CHECK(rising.log_sum_exp() == doctest::Approx(std::log(std::exp(1.0) + std::exp(0.0) + std::exp(3.0))));
 }
 
+// ---- the tensor-core fragments (engine/cuda/mma_fragments.h) ----
+
+TEST_CASE("cuda attention mma fragments: each map covers its tile once and pairs sit side by side") {
+  std::set<std::pair<int, int>> a, b, c;
+  for (int lane = 0; lane < 32; ++lane) {
+    for (int reg = 0; reg < 4; ++reg)
+      for (int half = 0; half < 2; ++half) {
+        const mma::Coordinate at = mma::a_element(lane, reg, half);
+        CHECK((at.row >= 0 && at.row < 16 && at.column >= 0 && at.column < 16));
+        a.insert({at.row, at.column});
+      }
+    for (int reg = 0; reg < 2; ++reg)
+      for (int half = 0; half < 2; ++half) {
+        const mma::Coordinate at = mma::b_element(lane, reg, half);
+        CHECK((at.row >= 0 && at.row < 16 && at.column >= 0 && at.column < 8));
+        b.insert({at.row, at.column});
+      }
+    for (int value = 0; value < 4; ++value) {
+      const mma::Coordinate at = mma::c_element(lane, value);
+      CHECK((at.row >= 0 && at.row < 16 && at.column >= 0 && at.column < 8));
+      c.insert({at.row, at.column});
+    }
+    // The kernel reads A and B registers as two adjacent elements of a row-major tile (half 1 next to
+    // half 0 along the reduction index) and stores C values 2v, 2v + 1 as one pair.
+    for (int reg = 0; reg < 4; ++reg) {
+      const mma::Coordinate low = mma::a_element(lane, reg, 0), high = mma::a_element(lane, reg, 1);
+      CHECK((high.row == low.row && high.column == low.column + 1));
+    }
+    for (int reg = 0; reg < 2; ++reg) {
+      const mma::Coordinate low = mma::b_element(lane, reg, 0), high = mma::b_element(lane, reg, 1);
+      CHECK((high.row == low.row + 1 && high.column == low.column));
+    }
+    for (int pair = 0; pair < 2; ++pair) {
+      const mma::Coordinate low = mma::c_element(lane, 2 * pair), high = mma::c_element(lane, 2 * pair + 1);
+      CHECK((high.row == low.row && high.column == low.column + 1));
+    }
+  }
+  CHECK(a.size() == 256);  // 32 lanes × 8 halves: every element of the 16×16 tile once
+  CHECK(b.size() == 128);
+  CHECK(c.size() == 128);
+}
+
+TEST_CASE("cuda attention mma fragments: the score accumulators of two n-tiles are P's A fragment") {
+  // Scores S of 16 rows × 16 keys as two 16×8 accumulator tiles: every lane's A register of P, taken from
+  // its own accumulators by p_fragment_source, must hold the same (row, key) the A map says it holds.
+  // An emulated warp: each lane's accumulator values of S, then the A fragment assembled from them.
+  std::vector<double> scores(16 * 16);
+  for (size_t i = 0; i < scores.size(); ++i) scores[i] = 0.5 * static_cast<double>(i) + 1.0;
+  for (int lane = 0; lane < 32; ++lane) {
+    double accumulators[2][4];
+    for (int tile = 0; tile < 2; ++tile)
+      for (int value = 0; value < 4; ++value) {
+        const mma::Coordinate at = mma::c_element(lane, value);
+        accumulators[tile][value] = scores[at.row * 16 + 8 * tile + at.column];
+      }
+    for (int reg = 0; reg < 4; ++reg)
+      for (int half = 0; half < 2; ++half) {
+        const mma::AccumulatorSource source = mma::p_fragment_source(reg, half);
+        const mma::Coordinate want = mma::a_element(lane, reg, half);
+        CHECK(accumulators[source.tile_offset][source.value] == scores[want.row * 16 + want.column]);
+      }
+  }
+}
+
 // ---- GPU parity ----
 
 namespace {
@@ -234,6 +304,7 @@ struct AttentionCase {
   bool mask;       // a broadcast [L, S] mask with a fully masked row
   bool strided;    // q, k, v as permuted views [B, H, L, E] of [B, L, H, E] storage
   int64_t length, keys, embed, value_embed;
+  bool padded = false;  // q, k, v as the first E columns of rows 2 wider: a leading dimension not a multiple of 8
 };
 
 void run_attention_parity(DType dtype, const AttentionCase& c) {
@@ -244,7 +315,14 @@ void run_attention_parity(DType dtype, const AttentionCase& c) {
   CAPTURE(c.strided);
   CAPTURE(c.length);
   CAPTURE(c.keys);
+  CAPTURE(c.embed);
+  CAPTURE(c.padded);
+  REQUIRE_FALSE((c.strided && c.padded));
+  auto padded_storage = [&](int64_t rows, int64_t width, uint64_t seed) {
+    return test::random_tensor({B, H, rows, width + 2}, dtype, seed);
+  };
   auto operand = [&](int64_t rows, int64_t width, uint64_t seed) {
+    if (c.padded) return padded_storage(rows, width, seed).narrow(3, 0, width);
     if (!c.strided) return test::random_tensor({B, H, rows, width}, dtype, seed);
     return test::random_tensor({B, rows, H, width}, dtype, seed).permute({0, 2, 1, 3});
   };
@@ -261,11 +339,14 @@ void run_attention_parity(DType dtype, const AttentionCase& c) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(c.embed));
   const Device gpu = Device::cuda();
   // The CUDA operands are the same strided views of a device copy of the storage-ordered tensor.
-  auto device_operand = [&](const Tensor& cpu_view) {
+  auto device_operand = [&](const Tensor& cpu_view, int64_t rows, int64_t width, uint64_t seed) {
+    if (c.padded) return test::on_cuda(padded_storage(rows, width, seed)).narrow(3, 0, width);
     if (!c.strided) return test::on_cuda(cpu_view);
     return test::on_cuda(cpu_view.permute({0, 2, 1, 3}).contiguous()).permute({0, 2, 1, 3});
   };
-  const Tensor cq = device_operand(q), ck = device_operand(k), cv = device_operand(v);
+  const Tensor cq = device_operand(q, c.length, c.embed, 11), ck = device_operand(k, c.keys, c.embed, 12),
+               cv = device_operand(v, c.keys, c.value_embed, 13);
+  if (c.padded) CHECK(cq.strides()[2] == c.embed + 2);  // the GPU operand really is the padded view
   const Tensor rq = test::reference(q), rk = test::reference(k), rv = test::reference(v);
   const Tensor rmask = c.mask ? test::reference(mask) : Tensor();
 
@@ -304,6 +385,25 @@ TEST_CASE("cuda attention parity: forward and backward against the CPU in f64 an
   };
   for (DType dtype : {DType::f64, DType::f32, DType::f16, DType::bf16})
     for (const AttentionCase& c : cases) run_attention_parity(dtype, c);
+}
+
+TEST_CASE("cuda attention parity: the tensor-core forward in f16 and bf16 at head dimensions 64 and 128 and the "
+          "CUDA-core kernel on the same shapes") {
+  VIREO_REQUIRE_GPU();
+  const AttentionCase cases[] = {
+      {false, false, false, 200, 333, 128, 128},          // several key tiles, a ragged last one, L ≠ S
+      {true, false, false, 130, 130, 64, 64},             // causal: the tiles above the diagonal skipped
+      {true, true, true, 70, 70, 128, 128},               // masked, a fully masked row, strided views
+      {false, false, false, 65, 64, 64, 64, true},        // rows padded to 66: the element-wise loads
+      {true, false, false, 9, 0, 64, 64},                 // no keys: output 0, log-sum-exp +inf
+  };
+  for (bool tensor_cores : {true, false}) {
+    CAPTURE(tensor_cores);
+    cuda::set_tensor_core_attention(tensor_cores);
+    for (DType dtype : {DType::f16, DType::bf16})
+      for (const AttentionCase& c : cases) run_attention_parity(dtype, c);
+  }
+  cuda::set_tensor_core_attention(true);
 }
 
 TEST_CASE("cuda attention parity: a head dimension of 256 in f64 and no keys at all") {

@@ -9,6 +9,10 @@
 #   tools/device/gpu_check.sh bench   the attention forward (bench_attention_cuda, then PyTorch's on the same
 #                                     shapes), then tools/bench/compare_cuda.sh --quick (vireo bench against
 #                                     tools/bench/pytorch_cuda, alternating)
+#   tools/device/gpu_check.sh train   issue 4's accuracy targets, which need hours of the 2-core CPU machine:
+#                                     the supervised ResNet-18 and ViT-Tiny recipes with run.device=cuda and
+#                                     bf16 autocast, each stopped after its time limit if it has not ended
+#                                     (then resumable there); metrics.jsonl of each comes back under $OUT
 #
 # With the device tool: carry [".devicedeps"] (made here by ../shared/device/pack.sh) and the command
 #   . .devicedeps/unpack.sh && tools/device/gpu_check.sh test
@@ -47,6 +51,14 @@ case $phase in
     step compare_cuda 360 env VIREO="$build/bin/vireo" tools/bench/compare_cuda.sh --quick \
       --out "$out/compare_cuda.md" --log "$out/compare_cuda.jsonl"
     cat "$out/bench_attention.log" "$out/torch_attention.log" "$out/compare_cuda.md" 2>/dev/null
+    ;;
+  train)
+    for recipe in supervised_resnet18_fmnist supervised_vit_tiny_fmnist; do
+      step "$recipe" 280 "$build/bin/vireo" train "training/recipes/$recipe.yaml" run.device=cuda run.autocast=bf16 \
+        "run.dir=runs-gpu/$recipe"
+      cp "runs-gpu/$recipe/metrics.jsonl" "$out/$recipe.metrics.jsonl" 2>/dev/null
+      grep -h "test_top1" "runs-gpu/$recipe/metrics.jsonl" 2>/dev/null | tail -n 3
+    done
     ;;
   *)
     sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'

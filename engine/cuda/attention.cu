@@ -11,8 +11,9 @@
 // costs a second pass over the scores and saves a global accumulation.
 //
 // Precision: everything is computed in Compute<T> (f32 for f16/bf16, f64 for f64); the tiles are converted
-// when they are loaded. The products are plain FMAs on the CUDA cores, not tensor cores: this kernel is
-// written for parity with the CPU first.
+// when they are loaded. The products are plain FMAs on the CUDA cores: these kernels take every dtype and
+// head dimension. f16 and bf16 at head dimensions 64 and 128 go to the tensor-core kernels further down
+// instead (unless cuda::set_tensor_core_attention(false)), forward and backward.
 //
 // Tiles are square (`tile` rows × `tile` keys), chosen per call as the largest of 32, 16, 8… whose shared
 // memory fits the device, so any head dimension the shared memory can hold works.
@@ -442,6 +443,72 @@ __device__ inline uint32_t shared_pair(const T* p) {  // two adjacent elements, 
   return *reinterpret_cast<const uint32_t*>(p);
 }
 
+// Every warp-level product of the tensor-core kernels has one of two forms, on 16 rows of the warp:
+//   C[16×64] = A·Bᵀ      A: the warp's 16 rows, B: 64 rows, both D wide, row-major in shared memory
+//                        (S = Q·Kᵀ, dP = dO·Vᵀ, and transposed Sᵀ = K·Qᵀ, dPᵀ = V·dOᵀ);
+//   acc[16×D] += C·B     C[16×64] from accumulators of the first form (rounded to T, used as the A operand
+//                        in place: mma_fragments.h), B: 64 rows of D in shared memory
+//                        (O += P·V, dQ += dS·K, dV += Pᵀ·dO, dK += dSᵀ·Q).
+constexpr int kScoreTiles = kMmaKeys / mma::kN;  // 8 accumulator tiles of 8 columns: 64 keys (or queries)
+
+template <class T, int D>
+__device__ void warp_product_abt(float (&c)[kScoreTiles][4], const T* a_rows, const T* b_rows) {
+  constexpr int pitch = mma_pitch<D>();
+  const int lane = threadIdx.x % kWarpSize;
+  for (int n = 0; n < kScoreTiles; ++n)
+    for (int value = 0; value < 4; ++value) c[n][value] = 0.0f;
+  const mma::Coordinate b0 = mma::b_element(lane, 0, 0), b1 = mma::b_element(lane, 1, 0);
+  for (int kk = 0; kk < D / mma::kK; ++kk) {
+    uint32_t a[4];
+    for (int r = 0; r < 4; ++r) {
+      const mma::Coordinate at = mma::a_element(lane, r, 0);
+      a[r] = shared_pair(a_rows + at.row * pitch + kk * mma::kK + at.column);
+    }
+    for (int n = 0; n < kScoreTiles; ++n) {
+      const T* row = b_rows + (n * mma::kN + b0.column) * pitch + kk * mma::kK;  // B[k][n] = rows[n][k]
+      mma_16816<T>(c[n], a, shared_pair(row + b0.row), shared_pair(row + b1.row));
+    }
+  }
+}
+
+template <class T, int D>
+__device__ void warp_accumulate_ab(float (&acc)[D / mma::kN][4], const float (&c)[kScoreTiles][4], const T* b_rows) {
+  constexpr int pitch = mma_pitch<D>();
+  const int lane = threadIdx.x % kWarpSize;
+  for (int kk = 0; kk < kMmaKeys / mma::kK; ++kk) {
+    uint32_t a[4];
+    for (int r = 0; r < 4; ++r) {
+      const mma::AccumulatorSource lo = mma::p_fragment_source(r, 0), hi = mma::p_fragment_source(r, 1);
+      a[r] = pack_pair<T>(c[2 * kk + lo.tile_offset][lo.value], c[2 * kk + hi.tile_offset][hi.value]);
+    }
+    for (int t = 0; t < D / mma::kN; ++t) {
+      uint32_t b[2];
+      for (int r = 0; r < 2; ++r) {
+        const mma::Coordinate at = mma::b_element(lane, r, 0);  // B[k][n] = rows[k][n]: k and k + 1 are two rows
+        const T* element = b_rows + (kk * mma::kK + at.row) * pitch + t * mma::kN + at.column;
+        b[r] = pack_elements<T>(element[0], element[pitch]);
+      }
+      mma_16816<T>(acc[t], a, b[0], b[1]);
+    }
+  }
+}
+
+// Stores one warp's 16×D accumulator rows, times `factor`, into rows [row0, row0 + 16) of a contiguous
+// [rows, D] output; rows at or beyond `rows` are skipped.
+template <class T, int D>
+__device__ void store_warp_rows(T* dst, int64_t row0, int64_t rows, const float (&acc)[D / mma::kN][4],
+                                float factor) {
+  const int lane = threadIdx.x % kWarpSize;
+  for (int half = 0; half < 2; ++half) {
+    const mma::Coordinate at = mma::c_element(lane, 2 * half);
+    const int64_t row = row0 + at.row;
+    if (row >= rows) continue;
+    for (int t = 0; t < D / mma::kN; ++t)
+      *reinterpret_cast<uint32_t*>(dst + row * D + t * mma::kN + at.column) =
+          pack_pair<T>(acc[t][2 * half] * factor, acc[t][2 * half + 1] * factor);
+  }
+}
+
 template <class T, int D, bool Vector>
 __global__ void __launch_bounds__(kMmaThreads)
     attention_forward_mma_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
@@ -538,23 +605,7 @@ __global__ void __launch_bounds__(kMmaThreads)
         row_sum[half] += p;
       }
 
-    // O += P·V, 16 keys at a time; P's A fragment straight from the score accumulators.
-    for (int kk = 0; kk < kMmaKeys / mma::kK; ++kk) {
-      uint32_t pa[4];
-      for (int r = 0; r < 4; ++r) {
-        const mma::AccumulatorSource lo = mma::p_fragment_source(r, 0), hi = mma::p_fragment_source(r, 1);
-        pa[r] = pack_pair<T>(s[2 * kk + lo.tile_offset][lo.value], s[2 * kk + hi.tile_offset][hi.value]);
-      }
-      for (int t = 0; t < out_tiles; ++t) {
-        uint32_t vb_regs[2];
-        for (int r = 0; r < 2; ++r) {
-          const mma::Coordinate at = mma::b_element(lane, r, 0);  // B[k][n] = V[key k][dimension n]
-          const T* value_row = sV + (kk * mma::kK + at.row) * pitch + t * mma::kN + at.column;
-          vb_regs[r] = pack_elements<T>(value_row[0], value_row[pitch]);  // keys k and k + 1
-        }
-        mma_16816<T>(o[t], pa, vb_regs[0], vb_regs[1]);
-      }
-    }
+    warp_accumulate_ab<T, D>(o, s, sV);  // O += P·V
   }
 
   for (int half = 0; half < 2; ++half) {
@@ -573,6 +624,150 @@ __global__ void __launch_bounds__(kMmaThreads)
     if (quad == 0)
       logsumexp[b * g.length + i] = store<T>(sum > 0.0f ? (row_max[half] + log2f(sum)) / kLog2e : INFINITY);
   }
+}
+
+// ---- the tensor-core backward (the same shapes as the forward) ----
+//
+// The two kernels of the CUDA-core backward, with every product on the tensor cores and P recomputed in
+// base 2 from the saved log-sum-exp. By key tile (a block owns 64 keys, 16 per warp, and loops over the query
+// tiles that see them) the warp computes its keys' rows of Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ, so that Pᵀ and
+// dSᵀ = Pᵀ ⊙ (dPᵀ − D) are already the A operands of dV += Pᵀ·dO and dK += dSᵀ·Q. By query tile (64 rows,
+// 16 per warp, looping over key tiles) S = Q·Kᵀ and dP = dO·Vᵀ give dS, the A operand of dQ += dS·K.
+// Neither kernel needs atomics. P and dS are rounded to T before their products, as in the forward.
+
+static_assert(kMmaRows == kMmaKeys, "the backward's causal bounds take square tiles");
+
+template <class T, int D, bool Vector>
+__global__ void __launch_bounds__(kMmaThreads)
+    attention_backward_kv_mma_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
+                                     const T* __restrict__ mask, const T* __restrict__ logsumexp,
+                                     const float* __restrict__ delta, const T* __restrict__ grad_out,
+                                     T* __restrict__ grad_k, T* __restrict__ grad_v, AttentionGeometry g) {
+  constexpr int pitch = mma_pitch<D>();
+  const AttentionTiling tiling{g.length, g.keys, kMmaKeys, g.causal};
+  const int64_t key_tiles = tiling.key_tiles();
+  const int64_t b = blockIdx.x / key_tiles, kt = blockIdx.x % key_tiles;
+  const int64_t j0 = kt * kMmaKeys;
+  int64_t offsets[4];
+  g.batch_offsets.offsets(b, offsets);
+  const T* mb = mask ? mask + offsets[3] : nullptr;
+
+  extern __shared__ __align__(16) unsigned char attention_mma_shared[];
+  T* sK = reinterpret_cast<T*>(attention_mma_shared);
+  T* sV = sK + kMmaKeys * pitch;
+  T* sQ = sV + kMmaKeys * pitch;
+  T* sdO = sQ + kMmaRows * pitch;
+  float* sLse2 = reinterpret_cast<float*>(sdO + kMmaRows * pitch);  // log-sum-exp·log₂e of the query tile's rows
+  float* sDelta = sLse2 + kMmaRows;
+
+  const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
+  const int warp_row = warp * mma::kM;  // the warp's first key in the block's tile
+  load_mma_tile<T, D, Vector>(sK, k + offsets[1] + j0 * g.k_ld, g.k_ld, tiling.rows_in_key_tile(kt));
+  load_mma_tile<T, D, Vector>(sV, v + offsets[2] + j0 * g.v_ld, g.v_ld, tiling.rows_in_key_tile(kt));
+  float dk[D / mma::kN][4] = {}, dv[D / mma::kN][4] = {};
+  const float scale2 = static_cast<float>(g.scale) * kLog2e;
+
+  for (int64_t qt = tiling.first_query_tile(kt); qt < tiling.query_tiles(); ++qt) {
+    const int64_t i0 = qt * kMmaRows, rows = tiling.rows_in_query_tile(qt), row0 = b * g.length + i0;
+    __syncthreads();  // every warp is done with the previous query tile
+    load_mma_tile<T, D, Vector>(sQ, q + offsets[0] + i0 * g.q_ld, g.q_ld, rows);
+    load_mma_tile<T, D, Vector>(sdO, grad_out + row0 * D, D, rows);
+    for (int r = threadIdx.x; r < kMmaRows; r += blockDim.x) {
+      sLse2[r] = r < rows ? load(logsumexp[row0 + r]) * kLog2e : INFINITY;  // +∞: P = 0
+      sDelta[r] = r < rows ? delta[row0 + r] : 0.0f;
+    }
+    __syncthreads();
+
+    float st[kScoreTiles][4], dpt[kScoreTiles][4];
+    warp_product_abt<T, D>(st, sK + warp_row * pitch, sQ);    // Sᵀ: the warp's 16 keys × 64 queries
+    warp_product_abt<T, D>(dpt, sV + warp_row * pitch, sdO);  // dPᵀ = V·dOᵀ
+    for (int n = 0; n < kScoreTiles; ++n)
+      for (int value = 0; value < 4; ++value) {
+        const mma::Coordinate at = mma::c_element(lane, value);
+        const int column = n * mma::kN + at.column;
+        const int64_t j = j0 + warp_row + at.row, i = i0 + column;  // key j is the row, query i the column
+        float p = 0.0f;
+        if (i < g.length && j < g.keys && !(g.causal && j > i) && sLse2[column] != INFINITY) {
+          float score2 = st[n][value] * scale2;
+          if (mb) score2 += load(mb[i * g.mask_row_stride + j * g.mask_column_stride]) * kLog2e;
+          p = exp2f(score2 - sLse2[column]);
+        }
+        st[n][value] = p;                                   // Pᵀ
+        dpt[n][value] = p * (dpt[n][value] - sDelta[column]);  // dSᵀ
+      }
+    warp_accumulate_ab<T, D>(dv, st, sdO);  // dV += Pᵀ·dO
+    warp_accumulate_ab<T, D>(dk, dpt, sQ);  // dK += dSᵀ·Q
+  }
+  const int64_t key_rows = b * g.keys + g.keys;  // rows of this batch·head end here
+  store_warp_rows<T, D>(grad_k, b * g.keys + j0 + warp_row, key_rows, dk, static_cast<float>(g.scale));
+  store_warp_rows<T, D>(grad_v, b * g.keys + j0 + warp_row, key_rows, dv, 1.0f);
+}
+
+template <class T, int D, bool Vector>
+__global__ void __launch_bounds__(kMmaThreads)
+    attention_backward_q_mma_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
+                                    const T* __restrict__ mask, const T* __restrict__ logsumexp,
+                                    const float* __restrict__ delta, const T* __restrict__ grad_out,
+                                    T* __restrict__ grad_q, AttentionGeometry g) {
+  constexpr int pitch = mma_pitch<D>();
+  const AttentionTiling tiling{g.length, g.keys, kMmaRows, g.causal};
+  const int64_t query_tiles = tiling.query_tiles();
+  const int64_t b = blockIdx.x / query_tiles, qt = blockIdx.x % query_tiles;
+  const int64_t i0 = qt * kMmaRows, rows = tiling.rows_in_query_tile(qt), row0 = b * g.length + i0;
+  int64_t offsets[4];
+  g.batch_offsets.offsets(b, offsets);
+  const T* kb = k + offsets[1];
+  const T* vb = v + offsets[2];
+  const T* mb = mask ? mask + offsets[3] : nullptr;
+
+  extern __shared__ __align__(16) unsigned char attention_mma_shared[];
+  T* sQ = reinterpret_cast<T*>(attention_mma_shared);
+  T* sdO = sQ + kMmaRows * pitch;
+  T* sK = sdO + kMmaRows * pitch;
+  T* sV = sK + kMmaKeys * pitch;
+
+  const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
+  const int warp_row = warp * mma::kM;
+  load_mma_tile<T, D, Vector>(sQ, q + offsets[0] + i0 * g.q_ld, g.q_ld, rows);
+  load_mma_tile<T, D, Vector>(sdO, grad_out + row0 * D, D, rows);
+  // This lane's two rows: their log-sum-exp·log₂e (+∞ beyond L: P = 0) and D.
+  float lse2[2], row_delta[2];
+  int64_t row_index[2];
+  for (int half = 0; half < 2; ++half) {
+    const int local = warp_row + mma::c_element(lane, 2 * half).row;
+    row_index[half] = i0 + local;
+    lse2[half] = local < rows ? load(logsumexp[row0 + local]) * kLog2e : INFINITY;
+    row_delta[half] = local < rows ? delta[row0 + local] : 0.0f;
+  }
+  float dq[D / mma::kN][4] = {};
+  const float scale2 = static_cast<float>(g.scale) * kLog2e;
+
+  const int64_t key_end = tiling.key_end(qt);
+  for (int64_t j0 = 0; j0 < key_end; j0 += kMmaKeys) {
+    __syncthreads();  // every warp is done with the previous K and V tiles (and, the first time, sQ is loaded)
+    const int64_t cols = key_end - j0 < kMmaKeys ? key_end - j0 : kMmaKeys;
+    load_mma_tile<T, D, Vector>(sK, kb + j0 * g.k_ld, g.k_ld, cols);
+    load_mma_tile<T, D, Vector>(sV, vb + j0 * g.v_ld, g.v_ld, cols);
+    __syncthreads();
+
+    float s[kScoreTiles][4], dp[kScoreTiles][4];
+    warp_product_abt<T, D>(s, sQ + warp_row * pitch, sK);    // S = Q·Kᵀ
+    warp_product_abt<T, D>(dp, sdO + warp_row * pitch, sV);  // dP = dO·Vᵀ
+    for (int n = 0; n < kScoreTiles; ++n)
+      for (int value = 0; value < 4; ++value) {
+        const int half = value / 2;
+        const int64_t i = row_index[half], j = j0 + n * mma::kN + mma::c_element(lane, value).column;
+        float p = 0.0f;
+        if (i < g.length && j < g.keys && !(g.causal && j > i) && lse2[half] != INFINITY) {
+          float score2 = s[n][value] * scale2;
+          if (mb) score2 += load(mb[i * g.mask_row_stride + j * g.mask_column_stride]) * kLog2e;
+          p = exp2f(score2 - lse2[half]);
+        }
+        s[n][value] = p * (dp[n][value] - row_delta[half]);  // dS
+      }
+    warp_accumulate_ab<T, D>(dq, s, sK);  // dQ += dS·K
+  }
+  store_warp_rows<T, D>(grad_q, row0 + warp_row, b * g.length + g.length, dq, static_cast<float>(g.scale));
 }
 
 // ---- host side ----
@@ -682,6 +877,46 @@ void launch_attention_forward_mma(const Tensor& q, const Tensor& k, const Tensor
   else launch(attention_forward_mma_kernel<T, D, false>);
 }
 
+template <class T, int D>
+void launch_attention_backward_mma(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
+                                   const AttentionGeometry& g, const Tensor& logsumexp, const DeviceBuffer& delta,
+                                   const Tensor& grad_out, const Tensor& grad_q, const Tensor& grad_k,
+                                   const Tensor& grad_v, bool vector) {
+  const AttentionTiling tiling{g.length, g.keys, kMmaRows, g.causal};
+  const T* q_p = static_cast<const T*>(q.raw_data());
+  const T* k_p = static_cast<const T*>(k.raw_data());
+  const T* v_p = static_cast<const T*>(v.raw_data());
+  const T* mask_p = optional_data<T>(mask);
+  const T* lse_p = static_cast<const T*>(logsumexp.raw_data());
+  const T* dout_p = static_cast<const T*>(grad_out.raw_data());
+  const int64_t tile_bytes = kMmaRows * mma_pitch<D>() * static_cast<int64_t>(sizeof(T));
+  const int64_t kv_blocks = g.batch * tiling.key_tiles();
+  if (kv_blocks > 0) {  // with no query rows this writes the zero dK and dV
+    const int64_t bytes = 4 * tile_bytes + 2 * kMmaRows * static_cast<int64_t>(sizeof(float));
+    auto launch = [&](auto kernel) {
+      allow_shared(kernel, bytes);
+      kernel<<<static_cast<unsigned>(kv_blocks), kMmaThreads, bytes, stream()>>>(
+          q_p, k_p, v_p, mask_p, lse_p, delta.as<float>(), dout_p, static_cast<T*>(grad_k.raw_data()),
+          static_cast<T*>(grad_v.raw_data()), g);
+      VIREO_CUDA_CHECK_LAUNCH();
+    };
+    if (vector) launch(attention_backward_kv_mma_kernel<T, D, true>);
+    else launch(attention_backward_kv_mma_kernel<T, D, false>);
+  }
+  const int64_t q_blocks = g.batch * tiling.query_tiles();
+  if (q_blocks > 0) {  // with no keys this writes the zero dQ
+    const int64_t bytes = 4 * tile_bytes;
+    auto launch = [&](auto kernel) {
+      allow_shared(kernel, bytes);
+      kernel<<<static_cast<unsigned>(q_blocks), kMmaThreads, bytes, stream()>>>(
+          q_p, k_p, v_p, mask_p, lse_p, delta.as<float>(), dout_p, static_cast<T*>(grad_q.raw_data()), g);
+      VIREO_CUDA_CHECK_LAUNCH();
+    };
+    if (vector) launch(attention_backward_q_mma_kernel<T, D, true>);
+    else launch(attention_backward_q_mma_kernel<T, D, false>);
+  }
+}
+
 void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, bool causal,
                        double scale, const Tensor& out, const Tensor& logsumexp) {
   dispatch_floating("attention_forward", q.dtype(), [&](auto tag) {
@@ -727,6 +962,17 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const
       attention_delta_kernel<T><<<blocks_for(rows * kWarpSize), kThreads, 0, stream()>>>(
           static_cast<const T*>(out.raw_data()), dout_p, delta.as<Acc>(), rows, g.value_embed);
       VIREO_CUDA_CHECK_LAUNCH();
+    }
+    if constexpr (std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>) {
+      if (tensor_core_attention_applies<T>(g)) {
+        const bool vector = rows_are_16_byte_aligned(q, k, v) &&
+                            reinterpret_cast<uintptr_t>(grad_out.raw_data()) % 16 == 0;
+        if (g.embed == 64) launch_attention_backward_mma<T, 64>(q, k, v, mask, g, logsumexp, delta, grad_out, grad_q,
+                                                                grad_k, grad_v, vector);
+        else launch_attention_backward_mma<T, 128>(q, k, v, mask, g, logsumexp, delta, grad_out, grad_q, grad_k,
+                                                   grad_v, vector);
+        return;
+      }
     }
     const SharedElements shared = shared_elements(g.tile, g.embed, g.value_embed);
     const int64_t kv_blocks = g.batch * tiling.key_tiles();

@@ -3,7 +3,7 @@
 // bounds), against the CPU attention kernel, with masks, causal rules, fully masked rows, ragged tiles and
 // L ≠ S; the tensor-core fragment maps (engine/cuda/mma_fragments.h) and the reuse of the score accumulators
 // as P's A fragment. On a GPU: forward and backward against the CPU kernel in f64, f32, f16 and bf16, on
-// strided and padded views, through the tensor-core forward and the CUDA-core kernel.
+// strided and padded views, through the tensor-core kernels and the CUDA-core ones.
 #include <cmath>
 #include <limits>
 #include <set>
@@ -387,8 +387,8 @@ TEST_CASE("cuda attention parity: forward and backward against the CPU in f64 an
     for (const AttentionCase& c : cases) run_attention_parity(dtype, c);
 }
 
-TEST_CASE("cuda attention parity: the tensor-core forward in f16 and bf16 at head dimensions 64 and 128 and the "
-          "CUDA-core kernel on the same shapes") {
+TEST_CASE("cuda attention parity: the tensor-core forward and backward in f16 and bf16 at head dimensions 64 "
+          "and 128 and the CUDA-core kernels on the same shapes") {
   VIREO_REQUIRE_GPU();
   const AttentionCase cases[] = {
       {false, false, false, 200, 333, 128, 128},          // several key tiles, a ragged last one, L ≠ S

@@ -1,20 +1,22 @@
-// Times the CUDA attention forward at long sequence lengths in bf16 — issue 8's goal: the fused kernel at
-// ≥ 50% of the GPU's bf16 tensor-core peak — through the tensor-core kernel and, at the shortest length, the
-// CUDA-core kernel (cuda::set_tensor_core_attention(false)) for comparison. PyTorch's
+// Times the CUDA attention forward and backward at long sequence lengths in bf16 — issue 8's goal: the fused
+// kernel at ≥ 50% of the GPU's bf16 tensor-core peak — through the tensor-core kernels and, at the shortest
+// lengths, the CUDA-core ones (cuda::set_tensor_core_attention(false)) for comparison. PyTorch's
 // F.scaled_dot_product_attention on the same shapes: tools/bench/pytorch_cuda/bench_attention.py.
 //
 //   build/bin/bench_attention_cuda [iterations]        (exits 3 with a message when no GPU is usable)
 //
-// Each line: the shape [B, H, L = S, D], causal or not, the median time of the iterations after two warm-up
-// calls (each call waits for the GPU), the rate in TFLOP/s counting 4·B·H·L·S·D multiply-adds ×2 per
-// non-causal forward (Q·Kᵀ and P·V; half of it with the causal rule), and that rate as a share of the dense
-// bf16 peak of the GPU when it is known from its name (H100 SXM and H200: 989 TFLOP/s; H100 PCIe: 756).
+// Each line: the pass, the shape [B, H, L = S, D], causal or not, the median time of the iterations after two
+// warm-up calls (each call waits for the GPU), the rate in TFLOP/s — 4·B·H·L·S·D flops per forward (Q·Kᵀ and
+// P·V), 10·B·H·L·S·D per backward (S recomputed, dP, dV, dK, dQ), half with the causal rule: the convention of
+// the FlashAttention papers — and that rate as a share of the dense bf16 peak of the GPU when it is known from
+// its name (H100 SXM and H200: 989 TFLOP/s; H100 PCIe: 756).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "engine/cuda/runtime.h"
@@ -32,11 +34,11 @@ double bf16_peak_tflops(const std::string& name) {
   return 0.0;
 }
 
-double median_ms(int iterations, const Tensor& q, const Tensor& k, const Tensor& v, bool causal, const Tensor& out,
-                 const Tensor& lse) {
-  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+// The median wall time of `iterations` calls of body (after two warm-up calls), each waiting for the GPU.
+template <class Body>
+double median_ms(int iterations, const Body& body) {
   auto call = [&] {
-    kernels::attention_forward(q.device(), q, k, v, Tensor(), causal, scale, out, lse);
+    body();
     cuda::synchronize();
   };
   for (int i = 0; i < 2; ++i) call();
@@ -81,16 +83,31 @@ int main(int argc, char** argv) {
     };
     const Tensor q = operand(), k = operand(), v = operand();
     const Tensor out = Tensor::empty(q.shape(), bf16), lse = Tensor::empty({s.batch, s.heads, s.length}, bf16);
+    const Tensor grad_out = operand();
+    const Tensor dq = Tensor::empty(q.shape(), bf16), dk = Tensor::empty(k.shape(), bf16),
+                 dv = Tensor::empty(v.shape(), bf16);
+    const double scale = 1.0 / std::sqrt(static_cast<double>(s.head_dim));
     cuda::set_tensor_core_attention(s.tensor_cores);
-    const double ms = median_ms(iterations, q, k, v, s.causal, out, lse);
-    const double flops = 4.0 * static_cast<double>(s.batch * s.heads) * static_cast<double>(s.length) *
-                         static_cast<double>(s.length) * static_cast<double>(s.head_dim) * (s.causal ? 0.5 : 1.0);
-    const double tflops = flops / (ms * 1e-3) * 1e-12;
-    std::printf("attention forward bf16 [%lld, %lld, %lld, %lld]%s %s: %.3f ms, %.1f TFLOP/s",
-                static_cast<long long>(s.batch), static_cast<long long>(s.heads), static_cast<long long>(s.length), static_cast<long long>(s.head_dim),
-                s.causal ? " causal" : "", s.tensor_cores ? "tensor cores" : "CUDA cores", ms, tflops);
-    if (peak > 0) std::printf(" (%.1f%% of peak)", 100.0 * tflops / peak);
-    std::printf("\n");
+    const double forward_ms = median_ms(iterations, [&] {
+      kernels::attention_forward(q.device(), q, k, v, Tensor(), s.causal, scale, out, lse);
+    });
+    const double backward_ms = median_ms(iterations, [&] {
+      kernels::attention_backward(q.device(), q, k, v, Tensor(), s.causal, scale, out, lse, grad_out, dq, dk, dv);
+    });
+    // One product of an L×D by a D×S (or the like) is 2·L·S·D flops: 2 in the forward (S, P·V), 5 in the
+    // backward (S again, dP, dV, dK, dQ); half of them with the causal rule.
+    const double product = 2.0 * static_cast<double>(s.batch * s.heads) * static_cast<double>(s.length) *
+                           static_cast<double>(s.length) * static_cast<double>(s.head_dim) * (s.causal ? 0.5 : 1.0);
+    for (const auto& [pass, ms, products] : {std::tuple{"forward", forward_ms, 2.0},
+                                             std::tuple{"backward", backward_ms, 5.0}}) {
+      const double tflops = products * product / (ms * 1e-3) * 1e-12;
+      std::printf("attention %s bf16 [%lld, %lld, %lld, %lld]%s %s: %.3f ms, %.1f TFLOP/s", pass,
+                  static_cast<long long>(s.batch), static_cast<long long>(s.heads),
+                  static_cast<long long>(s.length), static_cast<long long>(s.head_dim),
+                  s.causal ? " causal" : "", s.tensor_cores ? "tensor cores" : "CUDA cores", ms, tflops);
+      if (peak > 0) std::printf(" (%.1f%% of peak)", 100.0 * tflops / peak);
+      std::printf("\n");
+    }
   }
   cuda::set_tensor_core_attention(true);
   return 0;

@@ -361,7 +361,7 @@ __global__ void __launch_bounds__(kAttentionThreads)
 // in registers for the whole loop, computes its 16×64 scores S = Q·Kᵀ from the shared K tile, takes the
 // online softmax in registers (the 4 lanes of a group share a row: two shuffles give a row's maximum), and
 // multiplies P — rounded to T, as flash attention does — with the shared V tile into its 16×D output.
-// Nothing but the K and V tiles passes through shared memory.
+// Only Q (once) and the K and V tiles pass through shared memory.
 //
 // Scores are kept in base 2 (s·log₂e), so every exponential is one exp2f; the saved log-sum-exp is
 // converted back to base e. Rows beyond L are computed on zeros and never stored.
@@ -371,8 +371,8 @@ constexpr int kMmaKeys = 64;     // keys per tile
 constexpr int kMmaThreads = 128;
 constexpr float kLog2e = 1.4426950408889634f;
 
-// Shared-memory row pitch of a tile, in elements: 8 beyond the width keeps rows 16-byte aligned and puts
-// the 8 groups of a warp (rows 8 apart) in different banks.
+// Shared-memory row pitch of a tile, in elements: 8 beyond the width keeps rows 16-byte aligned and shifts
+// each row by 4 banks, so the 8 rows × 4 words a warp reads for one fragment fall in 32 different banks.
 template <int D>
 constexpr int mma_pitch() {
   return D + 8;

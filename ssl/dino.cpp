@@ -103,6 +103,23 @@ Tensor dino_cross_entropy(const std::vector<Tensor>& student_outputs, const std:
   return total / static_cast<double>(pairs);
 }
 
+DinoTeacherStatistics dino_teacher_statistics(const std::vector<Tensor>& teacher_outputs, const Tensor& center,
+                                              double teacher_temperature) {
+  VIREO_CHECK(!teacher_outputs.empty(), "dino_teacher_statistics: no teacher outputs");
+  VIREO_CHECK(teacher_temperature > 0, "dino_teacher_statistics: the teacher temperature must be positive, got ",
+              teacher_temperature);
+  NoGrad no_grad;
+  const Tensor logits = cat(teacher_outputs, 0).detach();  // [rows, K]
+  VIREO_CHECK(logits.dim() == 2 && center.numel() == logits.size(1), "dino_teacher_statistics: outputs ",
+              logits.shape(), " and center ", center.shape(), " do not match");
+  const Tensor centered = (logits - reshape(center.to(logits.dtype()), {1, logits.size(1)})) / teacher_temperature;
+  const Tensor p = softmax(centered, 1);
+  const Tensor row_entropy = neg(sum(mul(p, log_softmax(centered, 1)), {1}));  // exact where p underflows to 0
+  const Tensor p_mean = mean(p, {0});
+  const Tensor batch_entropy = neg(sum(mul(p_mean, log(p_mean + 1e-30))));
+  return {mean(row_entropy).item(), batch_entropy.item()};
+}
+
 DinoLoss::DinoLoss(DinoLossOptions options, training::ScalingRule rule) : options(options), rule_(rule) {
   VIREO_CHECK(options.out_features > 0, "DinoLoss: out_features must be positive, got ", options.out_features);
   VIREO_CHECK(options.student_temperature > 0, "DinoLoss: student_temperature must be positive, got ",

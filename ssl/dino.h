@@ -67,6 +67,17 @@ class DinoHead : public nn::Module {
 Tensor dino_cross_entropy(const std::vector<Tensor>& student_outputs, const std::vector<Tensor>& teacher_outputs,
                           const Tensor& center, double student_temperature, double teacher_temperature);
 
+// The two collapse diagnostics of DINO's teacher (Caron et al. 2021, §5.3), in nats, over the rows of every
+// global crop: `entropy`, the mean over rows of H(P_t) with P_t = softmax((g_t − c)/τ_t), and
+// `batch_entropy`, H of the batch-mean P̄_t. Uniform collapse: both ≈ ln K. Collapse onto one prototype: both
+// ≈ 0. A healthy teacher: sharp rows (entropy well below ln K) spread over the prototypes (batch_entropy
+// well above entropy).
+struct DinoTeacherStatistics {
+  double entropy = 0, batch_entropy = 0;
+};
+DinoTeacherStatistics dino_teacher_statistics(const std::vector<Tensor>& teacher_outputs, const Tensor& center,
+                                              double teacher_temperature);
+
 struct DinoLossOptions {
   int64_t out_features = 4096;
   double student_temperature = 0.1;

@@ -45,6 +45,9 @@ StepOutput Dino::forward(const Views& views, int64_t samples_seen) {
     for (int global = 0; global < 2; ++global) teacher_outputs.push_back((*teacher)(views.images[global]));
   }
   const double teacher_temperature = loss->teacher_temperature(samples_seen);
+  // Before the center moves: the collapse diagnostics of the distributions this step's loss uses.
+  const DinoTeacherStatistics teacher_statistics =
+      dino_teacher_statistics(teacher_outputs, loss->center, teacher_temperature);
   StepOutput out;
   if (options.entropy_reconstruction) {
     const ERLoss er = dino_er_loss(student_outputs, teacher_outputs, loss->center.to(teacher_outputs[0].dtype()),
@@ -57,6 +60,8 @@ StepOutput Dino::forward(const Views& views, int64_t samples_seen) {
     out.metrics["loss"] = out.loss.item();
   }
   out.metrics["teacher_temperature"] = teacher_temperature;
+  out.metrics["teacher_entropy"] = teacher_statistics.entropy;
+  out.metrics["teacher_batch_entropy"] = teacher_statistics.batch_entropy;
   out.metrics["momentum"] = teacher_ema_->momentum(samples_seen);  // τ of the teacher update after this step
   return out;
 }

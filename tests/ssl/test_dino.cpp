@@ -1,5 +1,6 @@
 // DINO: the multi-crop cross-entropy against a hand computation, its gradient check, the center update with
-// the EMA rule, the teacher-temperature warm-up, and the weight-normalized head.
+// the EMA rule, the teacher-temperature warm-up, the weight-normalized head, and the teacher's collapse
+// diagnostics.
 #include <cmath>
 #include <vector>
 
@@ -114,4 +115,34 @@ TEST_CASE("dino head: unit-norm prototypes and the frozen first epoch") {
   ssl::DinoHead trainable_norm(6, {.hidden_features = 8, .bottleneck_features = 4, .out_features = 10,
                                    .norm_last_layer = false});
   CHECK(trainable_norm.last_layer->weight_g.requires_grad());
+}
+
+TEST_CASE("dino teacher statistics: uniform, one-prototype and healthy teachers") {
+  const double ln4 = std::log(4.0);
+  const Tensor no_center = Tensor::from_vector(std::vector<double>(4, 0.0), {1, 4}, {.dtype = DType::f64});
+  // Uniform collapse: every row's logits equal.
+  const ssl::DinoTeacherStatistics uniform =
+      ssl::dino_teacher_statistics({matrix({{0.3, 0.3, 0.3, 0.3}, {-1, -1, -1, -1}})}, no_center, 0.04);
+  CHECK(uniform.entropy == doctest::Approx(ln4).epsilon(1e-12));
+  CHECK(uniform.batch_entropy == doctest::Approx(ln4).epsilon(1e-12));
+  // Collapse onto one prototype: every row sharp on prototype 2 (the center removes nothing here).
+  const ssl::DinoTeacherStatistics one =
+      ssl::dino_teacher_statistics({matrix({{0, 0, 1, 0}}), matrix({{0, 0, 1, 0}})}, no_center, 0.04);
+  CHECK(one.entropy < 1e-8);  // 3·e^−25·26 ≈ 1.1e-9: the other prototypes at 1/τ = 25 below
+  CHECK(one.batch_entropy < 1e-8);
+  // Healthy: sharp rows on 4 different prototypes — entropy ≈ 0, batch entropy ln 4.
+  const ssl::DinoTeacherStatistics healthy = ssl::dino_teacher_statistics(
+      {matrix({{1, 0, 0, 0}, {0, 1, 0, 0}}), matrix({{0, 0, 1, 0}, {0, 0, 0, 1}})}, no_center, 0.04);
+  CHECK(healthy.entropy < 1e-8);
+  CHECK(healthy.batch_entropy == doctest::Approx(ln4).epsilon(1e-9));
+  // By hand at τ = 1 with a center: rows (0, ln 3) − c, c = (0, ln 3 − ln 1) → logits (0, 0): H = ln 2; and a
+  // row (ln 3, 0) − c = (ln 3, −ln 3) → p = (9/10, 1/10).
+  const Tensor center = Tensor::from_vector({0.0, std::log(3.0)}, {1, 2}, {.dtype = DType::f64});
+  const ssl::DinoTeacherStatistics by_hand =
+      ssl::dino_teacher_statistics({matrix({{0, std::log(3.0)}, {std::log(3.0), 0}})}, center, 1.0);
+  const double h_second = -(0.9 * std::log(0.9) + 0.1 * std::log(0.1));
+  CHECK(by_hand.entropy == doctest::Approx((std::log(2.0) + h_second) / 2).epsilon(1e-12));
+  const double m0 = (0.5 + 0.9) / 2, m1 = (0.5 + 0.1) / 2;
+  CHECK(by_hand.batch_entropy == doctest::Approx(-(m0 * std::log(m0) + m1 * std::log(m1))).epsilon(1e-12));
+  check_error([&] { ssl::dino_teacher_statistics({matrix({{0, 1}})}, no_center, 0.04); }, {"do not match"});
 }

@@ -117,7 +117,7 @@ TEST_CASE("dino head: unit-norm prototypes and the frozen first epoch") {
   CHECK(trainable_norm.last_layer->weight_g.requires_grad());
 }
 
-TEST_CASE("dino teacher statistics: uniform, one-prototype and healthy teachers") {
+TEST_CASE("dino teacher statistics: uniform and one-prototype and healthy teachers") {
   const double ln4 = std::log(4.0);
   const Tensor no_center = Tensor::from_vector(std::vector<double>(4, 0.0), {1, 4}, {.dtype = DType::f64});
   // Uniform collapse: every row's logits equal.

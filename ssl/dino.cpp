@@ -113,8 +113,9 @@ DinoTeacherStatistics dino_teacher_statistics(const std::vector<Tensor>& teacher
   VIREO_CHECK(logits.dim() == 2 && center.numel() == logits.size(1), "dino_teacher_statistics: outputs ",
               logits.shape(), " and center ", center.shape(), " do not match");
   const Tensor centered = (logits - reshape(center.to(logits.dtype()), {1, logits.size(1)})) / teacher_temperature;
-  const Tensor p = softmax(centered, 1);
-  const Tensor row_entropy = neg(sum(mul(p, log_softmax(centered, 1)), {1}));  // exact where p underflows to 0
+  const Tensor log_p = log_softmax(centered, 1);  // exact where p underflows to 0
+  const Tensor p = exp(log_p);
+  const Tensor row_entropy = neg(sum(mul(p, log_p), {1}));
   const Tensor p_mean = mean(p, {0});
   const Tensor batch_entropy = neg(sum(mul(p_mean, log(p_mean + 1e-30))));
   return {mean(row_entropy).item(), batch_entropy.item()};

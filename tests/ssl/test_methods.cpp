@@ -117,3 +117,36 @@ TEST_CASE("dino method: multi-crop step with the frozen last layer and the cente
   CHECK(er.metrics.at("loss") == doctest::Approx(er.metrics.at("reconstruction") - er.metrics.at("entropy")));
   check_error([&] { dino.forward({.images = {globals}}, 0); }, {"2 global"});
 }
+
+TEST_CASE("dino method: local crops train the student but leave its running statistics to the global crops") {
+  const ssl::DinoOptions options{.head = {.hidden_features = 16, .bottleneck_features = 8, .out_features = 12},
+                                 .total_samples = 1000};
+  Generator g(7);
+  const Tensor globals = randn({4, 1, 8, 8}, {}, &g);
+  const Tensor first = add(globals, 0.1), second = add(globals, -0.1);
+  // Local crops of another size and far from the globals' statistics (mean 3, spread 4).
+  const Tensor local = add(mul(randn({4, 1, 4, 4}, {}, &g), 4.0), 3.0);
+  manual_seed(11);
+  ssl::Dino with_locals(tiny_resnet18(), options);
+  manual_seed(11);
+  ssl::Dino globals_only(tiny_resnet18(), options);
+  const auto buffers_before = with_locals.student->named_buffers();
+  std::vector<std::vector<double>> initial;
+  for (const auto& [name, buffer] : buffers_before) initial.push_back(buffer.to_vector());
+
+  const ssl::StepOutput out = with_locals.forward({.images = {first, second, local, local}}, 0);
+  const double loss_without_locals = globals_only.forward({.images = {first, second}}, 0).metrics.at("loss");
+  const auto kept = with_locals.student->named_buffers(), reference = globals_only.student->named_buffers();
+  REQUIRE(kept.size() == reference.size());
+  bool moved = false;
+  for (size_t i = 0; i < kept.size(); ++i) {
+    INFO(kept[i].first);
+    CHECK(kept[i].second.to_vector() == reference[i].second.to_vector());  // exactly the globals' update
+    moved = moved || kept[i].second.to_vector() != initial[i];
+  }
+  CHECK(moved);  // the global crops did update them
+  // The local crops still reach the loss and the student's gradient.
+  out.loss.backward();
+  CHECK(with_locals.student->parameters()[0].grad().defined());
+  CHECK(out.metrics.at("loss") != doctest::Approx(loss_without_locals));
+}

@@ -226,7 +226,8 @@ TEST_CASE("ssl task: every recipe under training/recipes/ssl reads and names its
   // Every file in the folder, with the method it trains and its views (a new recipe must be added here).
   const std::map<std::string, Expected> expected = {
       {"byol", {"byol", 2}},     {"byol_er", {"byol_er", 2}},     {"simclr", {"simclr", 2}},
-      {"simclr_er", {"simclr_er", 2}}, {"dino", {"dino", 4}},     {"dino_er", {"dino_er", 4}},
+      {"simclr_er", {"simclr_er", 2}}, {"dino", {"dino", 2}},     {"dino_er", {"dino_er", 2}},
+      {"dino_multicrop", {"dino", 4}},
       {"duet", {"duet", 2}},     {"hssl", {"hssl", 1}},           {"hssl_ablation", {"hssl", 1}},
       {"simclr_hssl_baseline", {"simclr", 2}}, {"hssl_views", {"hssl", 2}}};
   const std::filesystem::path folder = std::string(VIREO_SOURCE_DIR) + "/training/recipes/ssl";

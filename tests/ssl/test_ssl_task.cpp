@@ -229,7 +229,7 @@ TEST_CASE("ssl task: every recipe under training/recipes/ssl reads and names its
       {"simclr_er", {"simclr_er", 2}}, {"dino", {"dino", 2}},     {"dino_er", {"dino_er", 2}},
       {"dino_multicrop", {"dino", 4}},
       {"duet", {"duet", 2}},     {"hssl", {"hssl", 1}},           {"hssl_ablation", {"hssl", 1}},
-      {"simclr_hssl_baseline", {"simclr", 2}}, {"hssl_views", {"hssl", 2}}};
+      {"simclr_hssl_baseline", {"simclr", 2}}, {"hssl_views", {"hssl", 2}}, {"simclr_hssl_turns", {"simclr", 2}}};
   const std::filesystem::path folder = std::string(VIREO_SOURCE_DIR) + "/training/recipes/ssl";
   size_t files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(folder)) {

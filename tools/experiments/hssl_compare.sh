@@ -7,9 +7,11 @@
 #                    image, so 3 epochs to H-SSL's 6: equal backbone compute)
 #   hssl_views       hssl_views.yaml: H-SSL with one fiber from each of two augmented views (the paper's
 #                    H-SSL + augmentations; two passes per image, 3 epochs)
+#   simclr_turns     simclr_hssl_turns.yaml: SimCLR whose two views differ by a 90° turn alone — the
+#                    augmentation counterpart of hssl (the paper's claim: the two should match); 3 epochs
 # experiment_ssl_runs then tabulates the kNN per epoch and each run's linear probe against its floor.
 #
-# ≈ 4 × 35–50 min on the idle 2-core machine (45 and 52 min for hssl_views and the baseline, 2026-12-07).
+# ≈ 5 × 35–50 min on the idle 2-core machine (45 and 52 min for hssl_views and the baseline, 2026-12-07).
 # A run whose folder already holds a finished metrics.jsonl (with
 # linear_top1) is skipped, an interrupted one resumed. Extra arguments are recipe overrides for every run.
 #
@@ -27,9 +29,11 @@ run hssl hssl
 run hssl_ablation hssl_ablation
 run simclr_baseline simclr_hssl_baseline
 run hssl_views hssl_views
+run simclr_turns simclr_hssl_turns
 mkdir -p "$repo/docs/figures"
 "$program" --title "Experiment 5: H-SSL vs its ablation vs augmentation SimCLR (p4_resnet, width 8)" \
   --run "H-SSL (rotation fibers)=$out/hssl" --run "H-SSL ablation (no equivariance)=$out/hssl_ablation" \
   --run "SimCLR, 90° turns on the input=$out/simclr_baseline" \
   --run "H-SSL, fibers across two augmented views=$out/hssl_views" \
+  --run "SimCLR, views differing by a 90° turn alone=$out/simclr_turns" \
   --summary "$out/summary.json" --figure "$repo/docs/figures/hssl_compare.svg"

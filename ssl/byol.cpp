@@ -39,7 +39,7 @@ StepOutput Byol::forward(const Views& views, int64_t samples_seen) {
   }
   StepOutput out;
   if (options.entropy_reconstruction) {
-    const ERLoss er = byol_er_loss(p1, p2, t1, t2, z1, z2, options.er);
+    const ERLoss er = byol_er_loss(p1, p2, t1, t2, z1, z2, options.er, options.entropy_weight);
     out.loss = er.loss;
     out.metrics = er.metrics();
   } else {

@@ -29,6 +29,7 @@ struct ByolOptions {
   int64_t total_samples = 0;          // S: the samples of the whole run (the cosine schedule's length); > 0
   bool entropy_reconstruction = false;  // BYOL-ER
   VmfKdeOptions er = {};                     // κ and the entropy estimator of BYOL-ER
+  double entropy_weight = 1.0;               // w in BYOL-ER's reconstruction − w·entropy (er_bound.h)
 };
 
 class Byol : public Method {

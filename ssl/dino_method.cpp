@@ -85,7 +85,7 @@ StepOutput Dino::forward(const Views& views, int64_t samples_seen) {
   StepOutput out;
   if (options.entropy_reconstruction) {
     const ERLoss er = dino_er_loss(student_outputs, teacher_outputs, loss->center.to(teacher_outputs[0].dtype()),
-                                   loss->options.student_temperature, teacher_temperature);
+                                   loss->options.student_temperature, teacher_temperature, options.entropy_weight);
     loss->update_center(teacher_outputs);
     out.loss = er.loss;
     out.metrics = er.metrics();

@@ -25,6 +25,7 @@ struct DinoOptions {
   int64_t total_samples = 0;              // the teacher's cosine schedule length; > 0
   int64_t freeze_last_layer_samples = 0;  // one epoch in DINO
   bool entropy_reconstruction = false;    // DINO-ER
+  double entropy_weight = 1.0;            // w in DINO-ER's reconstruction − w·entropy (er_bound.h)
 };
 
 class Dino : public Method {

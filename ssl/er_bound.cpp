@@ -1,6 +1,8 @@
 // BYOL-ER, SimCLR-ER and DINO-ER: the bound and the choices are in er_bound.h.
 #include "ssl/er_bound.h"
 
+#include <cmath>
+
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "ssl/dino.h"
@@ -16,8 +18,11 @@ Tensor negative_scaled_cosine(const Tensor& a, const Tensor& b, double concentra
   return mul(mean(cosine), -concentration);
 }
 
-ERLoss combine(Tensor reconstruction, Tensor entropy) {
-  return {sub(reconstruction, entropy), reconstruction, entropy};
+// L = reconstruction − w·entropy; w ≥ 0.
+ERLoss combine(Tensor reconstruction, Tensor entropy, double entropy_weight) {
+  VIREO_CHECK(std::isfinite(entropy_weight) && entropy_weight >= 0.0,
+              "ER loss: entropy_weight must be 0 or more, got ", entropy_weight);
+  return {sub(reconstruction, mul(entropy, entropy_weight)), reconstruction, entropy};
 }
 
 }  // namespace
@@ -28,7 +33,7 @@ std::map<std::string, double> ERLoss::metrics() const {
 
 ERLoss byol_er_loss(const Tensor& prediction_1, const Tensor& prediction_2, const Tensor& target_projection_1,
                     const Tensor& target_projection_2, const Tensor& online_projection_1,
-                    const Tensor& online_projection_2, VmfKdeOptions options) {
+                    const Tensor& online_projection_2, VmfKdeOptions options, double entropy_weight) {
   const double kappa = options.concentration;
   const Tensor reconstruction =
       mul(add(negative_scaled_cosine(prediction_1, target_projection_2.detach(), kappa),
@@ -36,13 +41,13 @@ ERLoss byol_er_loss(const Tensor& prediction_1, const Tensor& prediction_2, cons
           0.5);
   const Tensor entropy =
       mul(add(vmf_kde_entropy(online_projection_1, options), vmf_kde_entropy(online_projection_2, options)), 0.5);
-  return combine(reconstruction, entropy);
+  return combine(reconstruction, entropy, entropy_weight);
 }
 
-ERLoss simclr_er_loss(const Tensor& z1, const Tensor& z2, VmfKdeOptions options) {
+ERLoss simclr_er_loss(const Tensor& z1, const Tensor& z2, VmfKdeOptions options, double entropy_weight) {
   const Tensor reconstruction = negative_scaled_cosine(z1, z2, options.concentration);
   const Tensor entropy = mul(add(vmf_kde_entropy(z1, options), vmf_kde_entropy(z2, options)), 0.5);
-  return combine(reconstruction, entropy);
+  return combine(reconstruction, entropy, entropy_weight);
 }
 
 Tensor batch_mean_entropy(const std::vector<Tensor>& outputs, double temperature) {
@@ -57,11 +62,12 @@ Tensor batch_mean_entropy(const std::vector<Tensor>& outputs, double temperature
 }
 
 ERLoss dino_er_loss(const std::vector<Tensor>& student_outputs, const std::vector<Tensor>& teacher_outputs,
-                    const Tensor& center, double student_temperature, double teacher_temperature) {
+                    const Tensor& center, double student_temperature, double teacher_temperature,
+                    double entropy_weight) {
   const Tensor reconstruction =
       dino_cross_entropy(student_outputs, teacher_outputs, center, student_temperature, teacher_temperature);
   const Tensor entropy = batch_mean_entropy(student_outputs, student_temperature);
-  return combine(reconstruction, entropy);
+  return combine(reconstruction, entropy, entropy_weight);
 }
 
 }  // namespace vireo::ssl

@@ -21,7 +21,7 @@ StepOutput Simclr::forward(const Views& views, int64_t samples_seen) {
   const Tensor z1 = (*encoder)(views.images[0]), z2 = (*encoder)(views.images[1]);
   StepOutput out;
   if (options.entropy_reconstruction) {
-    const ERLoss er = simclr_er_loss(z1, z2, options.er);
+    const ERLoss er = simclr_er_loss(z1, z2, options.er, options.entropy_weight);
     out.loss = er.loss;
     out.metrics = er.metrics();
   } else {

@@ -21,6 +21,7 @@ struct SimclrOptions {
   double temperature = kSimclrTemperature;
   bool entropy_reconstruction = false;  // SimCLR-ER
   VmfKdeOptions er = {};
+  double entropy_weight = 1.0;          // w in SimCLR-ER's reconstruction − w·entropy (er_bound.h)
 };
 
 class Simclr : public Method {

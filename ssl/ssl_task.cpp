@@ -3,6 +3,7 @@
 #include "ssl/ssl_task.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "engine/error.h"
 #include "engine/ops.h"
@@ -39,6 +40,13 @@ VmfKdeOptions read_vmf(const training::ConfigSection& method) {
   const std::string estimator = method.choice("entropy_estimator", "plug_in", {"plug_in", "average"});
   options.estimator = estimator == "average" ? EntropyEstimator::average : EntropyEstimator::plug_in;
   return options;
+}
+
+// w in an ER method's reconstruction − w·entropy (er_bound.h): 1, the bound; 0, the reconstruction alone.
+double read_entropy_weight(const training::ConfigSection& method) {
+  const double weight = method.get("entropy_weight", 1.0);
+  if (!(std::isfinite(weight) && weight >= 0.0)) method.fail_at("entropy_weight", "must be 0 or more");
+  return weight;
 }
 
 // The transform whose drawn parameter is DUET's θ for `transformation`, and that parameter's key.
@@ -150,7 +158,10 @@ std::shared_ptr<const MethodRecipe> read_method_recipe(const training::ConfigSec
     o.projection_features = read_positive(method, "projection_features", o.projection_features);
     o.base_momentum = read_momentum(method, "base_momentum", o.base_momentum);
     o.entropy_reconstruction = er;
-    if (er) o.er = read_vmf(method);
+    if (er) {
+      o.er = read_vmf(method);
+      o.entropy_weight = read_entropy_weight(method);
+    }
   } else if (is_dino(out->name)) {
     DinoOptions& o = out->dino;
     o.head.hidden_features = read_positive(method, "hidden_features", o.head.hidden_features);
@@ -169,13 +180,17 @@ std::shared_ptr<const MethodRecipe> read_method_recipe(const training::ConfigSec
     out->freeze_last_layer_epochs = method.get("freeze_last_layer_epochs", 1.0);
     if (out->freeze_last_layer_epochs < 0.0) method.fail_at("freeze_last_layer_epochs", "must be 0 or more");
     o.entropy_reconstruction = er;
+    if (er) o.entropy_weight = read_entropy_weight(method);
   } else {
     SimclrOptions& o = out->simclr;
     o.hidden_features = read_positive(method, "hidden_features", o.hidden_features);
     o.projection_features = read_positive(method, "projection_features", o.projection_features);
     o.temperature = read_positive(method, "temperature", o.temperature);
     o.entropy_reconstruction = er;
-    if (er) o.er = read_vmf(method);
+    if (er) {
+      o.er = read_vmf(method);
+      o.entropy_weight = read_entropy_weight(method);
+    }
   }
   // The views the method takes: two global crops and any local ones for DINO; one or more for H-SSL (its
   // positives are fibers of one view), exactly two when its pairs are across views; two for the others.

@@ -11,6 +11,7 @@
 //   byol, byol_er      hidden_features 4096, projection_features 256, base_momentum 0.99
 //   simclr, simclr_er  hidden_features 2048, projection_features 128, temperature 0.1
 //   *_er (byol, simclr)  concentration 10 (the vMF κ), entropy_estimator plug_in | average
+//   *_er (all three)   entropy_weight 1 (w in reconstruction − w·entropy; 0 keeps the reconstruction alone)
 //   dino, dino_er      hidden_features 2048, bottleneck_features 256, out_features 4096, norm_last_layer true,
 //                      student_temperature 0.1, teacher_temperature 0.04, warmup_teacher_temperature 0.04,
 //                      warmup_teacher_temperature_epochs 0, center_momentum 0.9, base_momentum 0.996,

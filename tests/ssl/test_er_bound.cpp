@@ -148,6 +148,47 @@ TEST_CASE("byol-er and simclr-er: terms by hand and the loss as their difference
   const ssl::ERLoss simclr = ssl::simclr_er_loss(matrix(o1), matrix(o2), options);
   CHECK(simclr.reconstruction.item() == doctest::Approx(simclr_reconstruction).epsilon(1e-12));
   CHECK(simclr.loss.item() == doctest::Approx(simclr_reconstruction - entropy).epsilon(1e-12));
+
+  // entropy_weight w: L = reconstruction − w·entropy, the logged terms unweighted; w = 0 is the reconstruction.
+  for (const double w : {0.0, 0.25, 3.0}) {
+    INFO("entropy_weight ", w);
+    const ssl::ERLoss weighted =
+        ssl::byol_er_loss(matrix(p1), matrix(p2), matrix(t1), matrix(t2), matrix(o1), matrix(o2), options, w);
+    CHECK(weighted.loss.item() == doctest::Approx(reconstruction - w * entropy).epsilon(1e-12));
+    CHECK(weighted.entropy.item() == doctest::Approx(entropy).epsilon(1e-12));
+    CHECK(ssl::simclr_er_loss(matrix(o1), matrix(o2), options, w).loss.item() ==
+          doctest::Approx(simclr_reconstruction - w * entropy).epsilon(1e-12));
+  }
+  check_error([&] { ssl::simclr_er_loss(matrix(o1), matrix(o2), options, -0.5); }, {"entropy_weight", "-0.5"});
+}
+
+TEST_CASE("er loss: at entropy_weight 0 the gradient is the reconstruction's alone") {
+  // BYOL-ER's online projections enter only the entropy: at w = 0 they get no gradient, at w = 1 they do.
+  const Tensor p1 = random_input({4, 3}, 61), p2 = random_input({4, 3}, 62);
+  const Tensor t1 = random_input({4, 3}, 63).detach(), t2 = random_input({4, 3}, 64).detach();
+  for (const double w : {0.0, 1.0}) {
+    INFO("entropy_weight ", w);
+    const Tensor o1 = random_input({4, 3}, 65), o2 = random_input({4, 3}, 66);
+    ssl::byol_er_loss(p1, p2, t1, t2, o1, o2, {.concentration = 2.0}, w).loss.backward();
+    const double projection_gradient = o1.grad().defined() ? sum(abs(o1.grad())).item() : 0.0;
+    if (w == 0.0) CHECK(projection_gradient == 0.0);
+    else CHECK(projection_gradient > 1e-6);
+  }
+  // DINO-ER at w = 0 is DINO's cross-entropy alone, while its entropy is still logged.
+  const std::vector<Tensor> teacher = {random_input({2, 4}, 67).detach(), random_input({2, 4}, 68).detach()};
+  const Tensor center = random_input({1, 4}, 69).detach();
+  const Tensor s1 = random_input({2, 4}, 70), s2 = random_input({2, 4}, 71);
+  const ssl::ERLoss er = ssl::dino_er_loss({s1, s2}, teacher, center, 0.1, 0.05, 0.0);
+  CHECK(er.loss.item() == doctest::Approx(er.reconstruction.item()).epsilon(1e-12));
+  CHECK(er.entropy.item() > 0.0);
+}
+
+TEST_CASE("gradcheck: ssl er loss with entropy_weight") {
+  CHECK_GRADCHECK(
+      [](const std::vector<Tensor>& in) {
+        return ssl::simclr_er_loss(in[0], in[1], {.concentration = 2.0}, 0.3).loss;
+      },
+      (std::vector<Tensor>{random_input({4, 3}, 72), random_input({4, 3}, 73)}));
 }
 
 TEST_CASE("gradcheck: ssl byol-er loss") {

@@ -217,7 +217,7 @@ TEST_CASE("ssl task: bad method sections and views are refused naming the key an
               {"lr_base_batch_size", "scaling.base_batch_size"});
 }
 
-TEST_CASE("ssl task: the ER methods read entropy_weight, 1 by default, and refuse a negative one") {
+TEST_CASE("ssl task: the ER methods read entropy_weight (1 by default) and refuse a negative one") {
   auto read = [](const Recipe& recipe) { return dynamic_cast<const ssl::MethodRecipe*>(recipe.task_options.get()); };
   for (const std::string method : {"byol_er", "simclr_er", "dino_er"}) {
     INFO("method: ", method);

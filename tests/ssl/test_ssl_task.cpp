@@ -242,6 +242,8 @@ TEST_CASE("ssl task: every recipe under training/recipes/ssl reads and names its
   struct Expected {
     std::string method;
     size_t views;
+    bool pairs_across_views = false;  // H-SSL's method.pairs: across_views
+    bool translation_fibers = false;  // H-SSL's method.fibers: translation
   };
   // Every file in the folder, with the method it trains and its views (a new recipe must be added here).
   const std::map<std::string, Expected> expected = {
@@ -249,8 +251,8 @@ TEST_CASE("ssl task: every recipe under training/recipes/ssl reads and names its
       {"simclr_er", {"simclr_er", 2}}, {"dino", {"dino", 2}},     {"dino_er", {"dino_er", 2}},
       {"dino_multicrop", {"dino", 4}},
       {"duet", {"duet", 2}},     {"hssl", {"hssl", 1}},           {"hssl_ablation", {"hssl", 1}},
-      {"simclr_hssl_baseline", {"simclr", 2}}, {"hssl_views", {"hssl", 2}}, {"simclr_hssl_turns", {"simclr", 2}},
-      {"hssl_translation", {"hssl", 2}}};
+      {"simclr_hssl_baseline", {"simclr", 2}}, {"hssl_views", {"hssl", 2, true}}, {"simclr_hssl_turns", {"simclr", 2}},
+      {"hssl_translation", {"hssl", 2, true, true}}};
   const std::filesystem::path folder = std::string(VIREO_SOURCE_DIR) + "/training/recipes/ssl";
   size_t files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(folder)) {
@@ -266,8 +268,8 @@ TEST_CASE("ssl task: every recipe under training/recipes/ssl reads and names its
     CHECK(read->name == expected.at(stem).method);
     CHECK(recipe.data.views.size() == expected.at(stem).views);
     CHECK(recipe.scaling.kappa == doctest::Approx(1.0));
-    CHECK(read->hssl.pairs_across_views == (stem == "hssl_views" || stem == "hssl_translation"));
-    CHECK((read->hssl.fibers == ssl::HsslFibers::translation) == (stem == "hssl_translation"));
+    CHECK(read->hssl.pairs_across_views == expected.at(stem).pairs_across_views);
+    CHECK((read->hssl.fibers == ssl::HsslFibers::translation) == expected.at(stem).translation_fibers);
   }
   CHECK(files == expected.size());
 }

@@ -244,10 +244,11 @@ TEST_CASE("ssl task: every recipe under training/recipes/ssl reads and names its
     size_t views;
     bool pairs_across_views = false;  // H-SSL's method.pairs: across_views
     bool translation_fibers = false;  // H-SSL's method.fibers: translation
+    double kappa = 1.0;               // data.batch_size / scaling.base_batch_size
   };
-  // Every file in the folder, with the method it trains and its views (a new recipe must be added here).
+  // Every file in the folder, with the method it trains, its views and its κ (a new recipe must be added here).
   const std::map<std::string, Expected> expected = {
-      {"byol", {"byol", 2}},     {"byol_er", {"byol_er", 2}},     {"simclr", {"simclr", 2}},
+      {"byol", {"byol", 2, false, false, 0.25}},  {"byol_er", {"byol_er", 2}},     {"simclr", {"simclr", 2}},
       {"simclr_er", {"simclr_er", 2}}, {"dino", {"dino", 2}},     {"dino_er", {"dino_er", 2}},
       {"dino_multicrop", {"dino", 4}},
       {"duet", {"duet", 2}},     {"hssl", {"hssl", 1}},           {"hssl_ablation", {"hssl", 1}},
@@ -267,7 +268,7 @@ TEST_CASE("ssl task: every recipe under training/recipes/ssl reads and names its
     REQUIRE(read != nullptr);
     CHECK(read->name == expected.at(stem).method);
     CHECK(recipe.data.views.size() == expected.at(stem).views);
-    CHECK(recipe.scaling.kappa == doctest::Approx(1.0));
+    CHECK(recipe.scaling.kappa == doctest::Approx(expected.at(stem).kappa));
     CHECK(read->hssl.pairs_across_views == expected.at(stem).pairs_across_views);
     CHECK((read->hssl.fibers == ssl::HsslFibers::translation) == expected.at(stem).translation_fibers);
   }

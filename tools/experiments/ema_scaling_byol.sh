@@ -4,9 +4,10 @@
 # (teacher momentum τ → τ^κ besides LARS's lr × κ) and without it (scaling.ema_rule=false: the lr only).
 # experiment_ema_scaling_byol then compares every run's kNN curve with the base run's.
 #
-# Five runs of the recipe: ≈ 5 × 40 min on the idle 2-core machine at the recipe's 7 epochs; EPOCHS shortens
-# every run alike. A run whose folder already holds a finished metrics.jsonl (with linear_top1) is skipped, an
-# interrupted one resumed. Extra arguments are recipe overrides for every run.
+# Five runs of the recipe at its 7 epochs: ≈ 40 min a run on the idle AVX-512 2-core machine, 57–61 min on the
+# AVX2-only one (2026-12-07); EPOCHS shortens every run alike. The recipe's own batch (64) is overridden in every
+# run. A run whose folder already holds a finished metrics.jsonl (with linear_top1) is skipped, an interrupted one
+# resumed. Extra arguments are recipe overrides for every run.
 #
 # usage: tools/experiments/ema_scaling_byol.sh [OUT] [EPOCHS] [override …]
 set -euo pipefail
